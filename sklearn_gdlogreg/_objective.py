@@ -1,0 +1,258 @@
+"""The cost J of SPEC section 1, its gradient, proximal step and step bound.
+
+Coefficient layout
+------------------
+The solvers see one 2-D array ``theta`` of shape ``(n_dof, n_out)``:
+rows ``0 .. n_features - 1`` hold the weights ``w`` (one column per output,
+``n_out = 1`` for binary, ``n_classes`` for multinomial) and, when
+``fit_intercept``, the last row holds the intercept ``b``. Raw predictions are
+``Z = X @ w + b`` of shape ``(n_samples, n_out)``.
+
+The cost, with ``s_i`` the sample weights and ``S = sum_i s_i``::
+
+    J(w, b) = (1/S) sum_i s_i L(z_i, y_i)
+              + l2/2 ||w||_2^2 + l1 ||w||_1,
+    l2 = (1 - l1_ratio) / (C S),   l1 = l1_ratio / (C S).
+
+Diagonal preconditioner
+-----------------------
+With ``mean``/``scale`` per feature, the solvers work in standardized
+coordinates ``theta' = (w', b')`` related to the original ones by::
+
+    w = w' / scale,    b = b' - mean . w
+
+so that ``X @ w + b = ((X - mean) / scale) @ w' + b'``: gradient descent on
+implicitly centred and scaled features, while X itself is never touched and
+the penalty stays on the original ``w`` (same minimiser). Without the
+preconditioner ``mean = 0`` and ``scale = 1``: the lecture's plain step.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+from ._data import matmul, rmatmul, weighted_column_moments, weighted_gram
+from ._loss import (
+    CURVATURE_BOUND,
+    binary_loss_gradient,
+    multinomial_loss_gradient,
+)
+
+
+class LogisticObjective:
+    """Weighted, penalized cross-entropy ``J`` in solver coordinates.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        Training data, float32 or float64; never modified or copied.
+    y : ndarray of shape (n_samples,)
+        Binary: 0/1 labels in X's dtype. Multinomial: int class indices.
+    sample_weight : ndarray of shape (n_samples,)
+        Non-negative weights ``s_i`` (sample weight times class weight).
+    n_classes : int
+        2 for the binary (sigmoid) model, K >= 3 for softmax.
+    C : float
+        Inverse regularization strength; ``np.inf`` disables the penalty.
+    l1_ratio : float
+        Elastic-net mixing, 0 = L2, 1 = L1.
+    fit_intercept : bool
+        Whether ``theta`` carries an (unpenalized) intercept row.
+    preconditioner : {"diagonal", None}
+        Work in implicitly standardized coordinates, or the plain ones.
+    """
+
+    def __init__(
+        self,
+        X,
+        y,
+        sample_weight,
+        *,
+        n_classes,
+        C,
+        l1_ratio,
+        fit_intercept,
+        preconditioner,
+    ):
+        self.X = X
+        self.y = y
+        self.dtype = X.dtype
+        self.n_features = X.shape[1]
+        self.kind = "binary" if n_classes == 2 else "multinomial"
+        self.n_out = 1 if n_classes == 2 else n_classes
+        self.fit_intercept = fit_intercept
+        S = float(np.sum(sample_weight, dtype=np.float64))
+        self.sum_weights = S
+        # Normalised weights s_i / S: the data term becomes a weighted mean.
+        self.s = (np.asarray(sample_weight, dtype=np.float64) / S).astype(
+            self.dtype, copy=False
+        )
+        penalty = 0.0 if np.isinf(C) else 1.0 / (C * S)
+        self.l2 = (1.0 - l1_ratio) * penalty
+        self.l1 = l1_ratio * penalty
+        self._setup_preconditioner(preconditioner)
+
+    # ----------------------------------------------------------- setup
+    def _setup_preconditioner(self, preconditioner):
+        d = self.n_features
+        if preconditioner is None:
+            self.mean = np.zeros(d)
+            self.scale = np.ones(d)
+        else:
+            mean, var = weighted_column_moments(self.X, self.s)
+            if not self.fit_intercept:
+                # Without an intercept the shift cannot be absorbed in b:
+                # scale by the root mean square instead of the std.
+                var = var + mean**2
+                mean = np.zeros(d)
+            # sqrt(var + l2 / c) is the root of the diagonal of the Hessian
+            # bound; it is never zero when l2 > 0, and constant columns
+            # without a penalty keep scale 1.
+            scale = np.sqrt(var + self.l2 / CURVATURE_BOUND[self.kind])
+            scale[scale == 0.0] = 1.0
+            self.mean, self.scale = mean, scale
+        self._mean = self.mean.astype(self.dtype)[:, None]
+        self._scale = self.scale.astype(self.dtype)[:, None]
+
+    @property
+    def n_dof(self):
+        """Number of rows of ``theta``."""
+        return self.n_features + int(self.fit_intercept)
+
+    # ------------------------------------------- coordinate changes
+    def to_original(self, theta):
+        """Map solver coordinates to ``(w, b)``: shapes (d, n_out), (n_out,)."""
+        w = theta[: self.n_features] / self._scale
+        if self.fit_intercept:
+            b = theta[-1] - self._mean[:, 0] @ w
+        else:
+            b = np.zeros(self.n_out, dtype=self.dtype)
+        return w, b
+
+    def from_original(self, w, b):
+        """Map ``(w, b)`` to solver coordinates (inverse of to_original)."""
+        rows = [w * self._scale]
+        if self.fit_intercept:
+            rows.append((b + self._mean[:, 0] @ w)[None, :])
+        return np.concatenate(rows).astype(self.dtype, copy=False)
+
+    # ------------------------------------------------ value, gradient
+    def raw_prediction(self, theta):
+        """``Z = X @ w + b`` of shape (n_samples, n_out); one pass over X."""
+        w, b = self.to_original(theta)
+        Z = matmul(self.X, w)
+        Z += b
+        return Z
+
+    def _loss_gradient(self, Z):
+        if self.kind == "binary":
+            loss, dz = binary_loss_gradient(Z[:, 0], self.y)
+            return loss, dz[:, None]
+        return multinomial_loss_gradient(Z, self.y)
+
+    def penalty(self, theta):
+        """``l2/2 ||w||^2 + l1 ||w||_1`` on the original weights."""
+        w, _ = self.to_original(theta)
+        w = w.astype(np.float64)
+        return 0.5 * self.l2 * float(np.sum(w * w)) + self.l1 * float(np.sum(np.abs(w)))
+
+    def value_from_raw(self, theta, Z):
+        """``J`` at ``theta`` given its raw predictions ``Z`` (no pass over X)."""
+        loss, _ = self._loss_gradient(Z)
+        return float(np.dot(self.s, loss.astype(self.dtype))) + self.penalty(theta)
+
+    def value_grad_from_raw(self, theta, Z):
+        """``J`` and the gradient of its smooth part, in solver coordinates.
+
+        The smooth part is the data term plus the L2 penalty; the L1 part is
+        handled by :meth:`prox`. Costs one pass over X (``X.T @ R``).
+        """
+        loss, dZ = self._loss_gradient(Z)
+        value = float(np.dot(self.s, loss)) + self.penalty(theta)
+        dZ *= self.s[:, None]  # R = s * (p - y), the weighted residual
+        w, _ = self.to_original(theta)
+        dw = rmatmul(self.X, dZ) + self.l2 * w  # dJ/dw in original coordinates
+        db = dZ.sum(axis=0)  # dJ/db
+        # Chain rule through w = w'/scale, b = b' - mean . w:
+        grad = [(dw - self._mean * db) / self._scale]
+        if self.fit_intercept:
+            grad.append(db[None, :])
+        return value, np.concatenate(grad).astype(self.dtype, copy=False)
+
+    def value(self, theta):
+        """``J`` at ``theta``; one pass over X."""
+        return self.value_from_raw(theta, self.raw_prediction(theta))
+
+    def value_grad(self, theta):
+        """``J`` and the smooth gradient at ``theta``; two passes over X."""
+        return self.value_grad_from_raw(theta, self.raw_prediction(theta))
+
+    # --------------------------------------------------------- prox
+    def prox(self, theta, step):
+        """Proximal step of the L1 penalty: soft-threshold the weights.
+
+        In solver coordinates ``l1 ||w' / scale||_1`` is separable, with
+        threshold ``step * l1 / scale_j`` per feature. The intercept row is
+        never penalized.
+        """
+        if self.l1 == 0.0:
+            return theta
+        out = theta.copy()
+        w = out[: self.n_features]
+        threshold = (step * self.l1) / self._scale
+        np.copyto(w, np.sign(w) * np.maximum(np.abs(w) - threshold, 0.0))
+        return out
+
+    # --------------------------------------------------- step bound
+    def lipschitz(self):
+        """Upper bound ``L`` on the curvature of the smooth part of J.
+
+        ``L = c * lambda_max(A^T diag(s) A) + l2 * max(1 / scale^2)`` with
+        ``A = [(X - mean)/scale, 1]`` and ``c`` the per-sample curvature bound
+        of the loss (1/4 for sigmoid, 1/2 for softmax). ``lambda_max`` comes
+        from the p x p Gram matrix built in one blocked pass (dense X, up to
+        512 features) or from Lanczos iterations on ``v -> A^T diag(s) A v``
+        (two passes over X each); never from an n x n decomposition. A step
+        ``alpha <= 1/L`` decreases J at every iteration; ``alpha > 2/L`` may
+        diverge.
+        """
+        d, p = self.n_features, self.n_dof
+        dtype = np.float64
+
+        def matmat(V):
+            V = np.asarray(V, dtype=dtype).reshape(p, -1)
+            U = V[:d] / self.scale[:, None]
+            Z = matmul(self.X, U.astype(self.dtype)).astype(dtype)
+            if self.fit_intercept:
+                Z += V[d] - self.mean @ U
+            Z *= self.s[:, None]
+            out = rmatmul(self.X, Z.astype(self.dtype)).astype(dtype)
+            colsum = Z.sum(axis=0)
+            rows = [(out - self.mean[:, None] * colsum) / self.scale[:, None]]
+            if self.fit_intercept:
+                rows.append(colsum[None, :])
+            return np.concatenate(rows)
+
+        if not sp.issparse(self.X) and d <= 512:
+            # Dense, moderate d: the exact p x p Gram matrix in one blocked
+            # pass is cheaper than the ~20 passes of Lanczos.
+            gram = weighted_gram(
+                self.X, self.s.astype(dtype), self.mean, self.scale, self.fit_intercept
+            )
+            lam = float(np.linalg.eigvalsh(gram)[-1])
+        elif p == 1:
+            lam = float(matmat(np.ones((1, 1)))[0, 0])
+        else:
+            op = LinearOperator((p, p), matvec=matmat, matmat=matmat, dtype=dtype)
+            lam = float(
+                eigsh(
+                    op,
+                    k=1,
+                    which="LA",
+                    tol=1e-3,
+                    v0=np.ones(p),
+                    return_eigenvectors=False,
+                )[0]
+            )
+        reg = self.l2 * float(np.max(1.0 / self.scale**2)) if d else 0.0
+        return CURVATURE_BOUND[self.kind] * max(lam, 0.0) + reg
