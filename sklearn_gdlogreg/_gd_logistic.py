@@ -366,7 +366,7 @@ class GDLogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator
                 "alpha='auto'. coef_ and intercept_ are those of the iterate "
                 "with the lowest cost.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=5,  # _warn_if_unconverged, _fit, fit, _fit_context
             )
         elif not result.converged:
             warnings.warn(
@@ -375,8 +375,38 @@ class GDLogisticRegression(LinearClassifierMixin, SparseCoefMixin, BaseEstimator
                 "solver='nesterov', or alpha='auto' (diagonal preconditioner) "
                 "if the features are not scaled.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=5,  # _warn_if_unconverged, _fit, fit, _fit_context
             )
+
+    # --------------------------------------------------------------- export
+    def as_sklearn(self):
+        """The fitted model as scikit-learn's own ``LogisticRegression``.
+
+        For serving where only scikit-learn's classes are understood: ONNX
+        export with skl2onnx, skops' default trusted types, model registries.
+        Nothing is refitted; the arrays are copied.
+
+        Returns
+        -------
+        model : sklearn.linear_model.LogisticRegression
+            Fitted, with the same ``classes_``, ``coef_``, ``intercept_``,
+            ``n_features_in_`` (and ``feature_names_in_``) and hence the same
+            predictions; its ``C`` and ``l1_ratio`` describe the same cost, so
+            refitting a clone solves the same problem.
+
+        Examples
+        --------
+        >>> from sklearn_gdlogreg import GDLogisticRegression
+        >>> clf = GDLogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+        >>> lr = clf.as_sklearn()
+        >>> type(lr).__name__
+        'LogisticRegression'
+        >>> bool((lr.predict_proba([[1.2]]) == clf.predict_proba([[1.2]])).all())
+        True
+        """
+        from ._export import to_logistic_regression
+
+        return to_logistic_regression(self)
 
     # -------------------------------------------------------------- predict
     def predict_proba(self, X):
