@@ -1,0 +1,156 @@
+"""Stability, monotone descent, divergence detection, convergence warnings."""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_gdlogreg import GDLogisticRegression
+from sklearn_gdlogreg._loss import binary_loss_gradient, multinomial_loss_gradient
+
+HUGE = np.array([-1e4, -1e3, -40.0, 0.0, 40.0, 1e3, 1e4])
+
+
+def test_binary_loss_is_stable_for_huge_decision_values():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss1, dz1 = binary_loss_gradient(HUGE, np.ones_like(HUGE))
+        loss0, dz0 = binary_loss_gradient(HUGE, np.zeros_like(HUGE))
+    # Oracle: log(1 + e^{-z}) ~ -z for z -> -inf, ~ e^{-z} for z -> +inf.
+    assert_allclose(loss1[:2], [1e4, 1e3])
+    assert_allclose(loss0[-2:], [1e3, 1e4])
+    assert loss1[-1] == 0.0 and loss0[0] == 0.0
+    assert_allclose(loss1[3], np.log(2))
+    assert_allclose(dz1, [-1, -1, -1, -0.5, 0, 0, 0], atol=1e-17)
+    assert np.all(np.isfinite(dz0)) and np.all(np.isfinite(loss0))
+
+
+def test_multinomial_loss_is_stable_for_huge_decision_values():
+    Z = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4], [0.0, 1e4, 1e4]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss, dZ = multinomial_loss_gradient(Z, np.array([1, 0, 2]))
+    assert_allclose(loss, [2e4, np.log(3), np.log(2)])
+    assert_allclose(dZ.sum(axis=1), 0.0, atol=1e-15)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("multiclass", [False, True])
+def test_predictions_finite_for_huge_decision_values(three_classes, multiclass):
+    X, y = three_classes
+    if not multiclass:
+        y = (y == 0).astype(int)
+    est = GDLogisticRegression(solver="nesterov").fit(X, y)
+    est.coef_ = est.coef_ * 1e4 / np.abs(est.coef_).max()  # |z| up to ~1e4
+    scores = est.decision_function(X)
+    assert np.abs(scores).max() > 5e3
+    proba = est.predict_proba(X)
+    log_proba = est.predict_log_proba(X)
+    assert np.all(np.isfinite(proba)) and np.all(np.isfinite(log_proba))
+    assert_allclose(proba.sum(axis=1), 1.0)
+    assert log_proba.min() < -1e3  # log(0) would have been -inf
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_cost_history_finite_from_a_huge_start(three_classes):
+    X, y = three_classes
+    y = (y == 0).astype(int)
+    est = GDLogisticRegression(solver="nesterov", max_iter=3, warm_start=True)
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X, y)
+    est.coef_[:] = 1e4  # a warm start with |z| ~ 1e4 on every sample
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X, y)
+    assert est.cost_history_[0] > 1e3
+    assert np.all(np.isfinite(est.cost_history_))
+    assert np.all(np.isfinite(est.coef_))
+
+
+def assert_non_increasing(history):
+    # "auto" steps decrease J exactly in real arithmetic; J itself is a sum
+    # of n float64 terms, so allow its rounding, 1e-12 relative.
+    slack = 1e-12 * np.maximum(1.0, np.abs(history[:-1]))
+    assert np.all(np.diff(history) <= slack)
+
+
+@pytest.mark.parametrize("solver", ["gd", "nesterov"])
+@pytest.mark.parametrize("preconditioner", ["diagonal", None])
+@pytest.mark.parametrize("l1_ratio", [0.0, 1.0])
+def test_auto_alpha_never_increases_cost(
+    breast_cancer_raw, solver, preconditioner, l1_ratio
+):
+    X, y = breast_cancer_raw
+    est = GDLogisticRegression(
+        solver=solver, preconditioner=preconditioner, l1_ratio=l1_ratio, max_iter=300
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    assert est.n_iter_ > 0
+    assert_non_increasing(est.cost_history_)
+
+
+def test_auto_alpha_never_increases_cost_multinomial(three_classes):
+    X, y = three_classes
+    est = GDLogisticRegression(max_iter=500).fit(X * [1, 10, 100, 1, 1, 0.01], y)
+    assert_non_increasing(est.cost_history_)
+
+
+def curvature_bound(X, C):
+    """L = 1/4 lambda_max([X, 1]^T [X, 1] / n) + 1/(C n), by dense algebra."""
+    A = np.hstack([X, np.ones((X.shape[0], 1))])
+    return 0.25 * np.linalg.eigvalsh(A.T @ A / X.shape[0])[-1] + 1 / (C * X.shape[0])
+
+
+def test_too_large_alpha_is_detected_and_reported(breast_cancer):
+    X, y = breast_cancer
+    L = curvature_bound(X, C=1.0)
+    est = GDLogisticRegression(alpha=100.0)
+    with pytest.warns(ConvergenceWarning, match="diverged") as record:
+        est.fit(X, y)
+    message = str(record[0].message)
+    assert "alpha=100.0" in message
+    assert f"2/L = {2 / L:.4g}" in message
+    assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.cost_history_))
+    assert est.cost_history_[-1] > est.cost_history_[0]  # what was seen
+    # The kept coefficients are those of the lowest cost seen (here the start).
+    assert_allclose(est.coef_, 0.0)
+    assert len(est.cost_history_) == est.n_iter_ + 1
+
+
+def test_alpha_below_two_over_L_is_stable(breast_cancer):
+    # The descent lemma: any fixed step below 2/L decreases J at every step.
+    X, y = breast_cancer
+    alpha = 1.9 / curvature_bound(X, C=1.0)
+    est = GDLogisticRegression(alpha=alpha, max_iter=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # in particular: no divergence warning
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    assert est.n_iter_ == 200
+    assert_non_increasing(est.cost_history_)
+
+
+def test_nesterov_fixed_alpha_divergence_detected(breast_cancer):
+    X, y = breast_cancer
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        est = GDLogisticRegression(alpha=50.0, solver="nesterov").fit(X, y)
+    assert np.all(np.isfinite(est.coef_))
+
+
+def test_max_iter_reached_warns(breast_cancer):
+    X, y = breast_cancer
+    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+        est = GDLogisticRegression(max_iter=3).fit(X, y)
+    assert est.n_iter_ == 3 and est.cost_history_.shape == (4,)
+
+
+def test_converged_fit_does_not_warn(breast_cancer):
+    X, y = breast_cancer
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = GDLogisticRegression(solver="nesterov").fit(X, y)
+    assert 0 < est.n_iter_ < 1000
+    assert est.cost_history_.dtype == np.float64
