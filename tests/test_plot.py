@@ -1,0 +1,150 @@
+"""CostHistoryDisplay: what is drawn is exactly the fitted cost history."""
+
+import sys
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_gdlogreg import CostHistoryDisplay, GDLogisticRegression
+
+matplotlib = pytest.importorskip("matplotlib", reason="plotting needs matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+# Short fits stop at max_iter on purpose: the curves, not the optimum, matter.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def fits(breast_cancer):
+    X, y = breast_cancer
+    return [GDLogisticRegression(alpha=a, max_iter=40).fit(X, y) for a in (0.01, 0.5)]
+
+
+def _lecture_costs(X, y, alpha, n_iter):
+    """J after each update of the lecture's loop in plain NumPy (C=inf)."""
+    w, b, costs = np.zeros(X.shape[1]), 0.0, []
+    for _ in range(n_iter + 1):
+        a = 1.0 / (1.0 + np.exp(-(X @ w + b)))
+        costs.append(-np.mean(y * np.log(a) + (1 - y) * np.log(1 - a)))
+        w, b = w - alpha * X.T @ (a - y) / len(y), b - alpha * np.mean(a - y)
+    return np.array(costs)
+
+
+def test_from_estimator_draws_the_lecture_costs(breast_cancer):
+    X, y = breast_cancer
+    clf = GDLogisticRegression(alpha=0.1, C=np.inf, max_iter=15, tol=0)
+    with pytest.warns(ConvergenceWarning):  # max_iter reached on purpose
+        clf.fit(X, y)
+    display = CostHistoryDisplay.from_estimator(clf)
+    x, J = display.line_.get_xdata(), display.line_.get_ydata()
+    np.testing.assert_array_equal(x, np.arange(16))
+    # Independent oracle: the plain transcription of the lecture's update; the
+    # two differ only by float64 rounding in the sums (~1e-15 relative).
+    np.testing.assert_allclose(J, _lecture_costs(X, y, 0.1, 15), rtol=1e-12)
+    assert display.ax_.get_xlabel() == "iteration"
+    assert display.ax_.get_ylabel() == "cost J"
+    assert display.figure_ is display.ax_.figure
+    assert "alpha_=0.1" in display.line_.get_label()
+
+
+def test_from_estimator_accepts_a_pipeline_and_an_axes(breast_cancer):
+    X, y = breast_cancer
+    pipe = make_pipeline(StandardScaler(), GDLogisticRegression()).fit(X, y)
+    _, ax = plt.subplots()
+    display = CostHistoryDisplay.from_estimator(pipe, ax=ax, name="mine", lw=3)
+    assert display.ax_ is ax
+    assert display.line_.get_label() == "mine"
+    assert display.line_.get_linewidth() == 3
+    np.testing.assert_array_equal(display.line_.get_ydata(), pipe[-1].cost_history_)
+
+
+def test_from_estimators_overlays_one_curve_per_fit(fits):
+    display = CostHistoryDisplay.from_estimators(fits, names=["slow", "fast"])
+    assert isinstance(display.line_, list) and len(display.line_) == 2
+    for line, fit in zip(display.line_, fits):
+        np.testing.assert_array_equal(line.get_ydata(), fit.cost_history_)
+    legend = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    assert legend == ["slow", "fast"]
+
+
+def test_relative_plots_the_gap_on_a_log_scale(fits):
+    display = CostHistoryDisplay.from_estimators(fits, relative=True)
+    J_min = min(f.cost_history_.min() for f in fits)
+    assert display.ax_.get_yscale() == "log"
+    assert display.ax_.get_ylabel() == "J - min J"
+    for line, fit in zip(display.line_, fits):
+        gap = fit.cost_history_ - J_min
+        y = line.get_ydata()
+        # The minimum itself (gap 0) cannot be drawn on a log axis: NaN there.
+        np.testing.assert_array_equal(np.isnan(y), gap <= 0)
+        np.testing.assert_allclose(y[gap > 0], gap[gap > 0], rtol=0)
+
+
+def test_relative_with_a_reference_cost():
+    display = CostHistoryDisplay([1.0, 0.5, 0.25]).plot(
+        relative=True, reference_cost=0.0
+    )
+    np.testing.assert_array_equal(display.line_.get_ydata(), [1.0, 0.5, 0.25])
+
+
+def test_plot_keeps_stored_arrays_and_allows_redrawing():
+    history = np.array([0.7, 0.6, 0.5])
+    display = CostHistoryDisplay(history, name="a")
+    assert display.cost_history is history  # __init__ only stores
+    first = display.plot().ax_
+    second = display.plot(name="b").ax_
+    assert first is not second
+    assert display.line_.get_label() == "b"
+
+
+def test_cost_histories_of_a_batched_cv_model(fits):
+    class FakeCV:  # what GDLogisticRegressionCV exposes, duck-typed
+        cost_histories_ = np.array([[0.7, 0.5, np.nan], [0.7, 0.4, 0.3]])
+        cv_results_ = {"params": [{"alpha": 0.1}, {"alpha": 1.0}]}
+
+    display = CostHistoryDisplay.from_estimator(FakeCV())
+    labels = [line.get_label() for line in display.line_]
+    assert labels == ["alpha=0.1", "alpha=1"]
+    # NaN padding of the shorter history is dropped, not drawn.
+    np.testing.assert_array_equal(display.line_[0].get_ydata(), [0.7, 0.5])
+
+    class FakeDictCV:
+        cost_histories_ = {"alpha=0.01": fits[0].cost_history_}
+
+    display = CostHistoryDisplay.from_estimator(FakeDictCV())
+    assert display.line_[0].get_label() == "alpha=0.01"
+
+
+def test_unfitted_estimator_raises():
+    with pytest.raises(NotFittedError):
+        CostHistoryDisplay.from_estimator(GDLogisticRegression())
+
+
+@pytest.mark.parametrize(
+    "history, name, match",
+    [
+        ([[0.5, 0.4]], ["a", "b"], "Got 2 names for 1 cost histories"),
+        ([np.nan, np.nan], None, "no finite cost"),
+        ([], None, "non-empty 1-D"),
+    ],
+)
+def test_bad_inputs_are_named(history, name, match):
+    with pytest.raises(ValueError, match=match):
+        CostHistoryDisplay(history, name=name).plot()
+
+
+def test_missing_matplotlib_gives_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r"requires matplotlib.*\[plot\]"):
+        CostHistoryDisplay([0.7, 0.5]).plot()
