@@ -79,3 +79,93 @@ def binary_proba(z):
 def multinomial_proba(Z):
     """Class probabilities, ``softmax(Z)`` after subtracting the row max."""
     return softmax(Z, axis=1)
+
+
+# --------------------------------------------------------------------------
+# Fused block kernels: the per-sample work of one iteration on a block of
+# rows, written into preallocated buffers. ``exp`` is computed once per
+# sample and shared by the loss and the sigmoid/softmax.
+#
+# Binary, with e = exp(-|z|) and d = 1 + e:
+#     L(z, y)    = max(z, 0) + log(d) - y z
+#     sigmoid(z) = 1/d if z >= 0 else 1 - 1/d  =  1/2 + copysign(1/d - 1/2, z)
+# (the second form is exact to one rounding in absolute terms, which is all a
+# residual ``sigmoid(z) - y`` needs).
+
+
+def _one_plus_exp_neg_abs(z, out):
+    """``out = 1 + exp(-|z|)``, in place, no temporaries."""
+    np.abs(z, out=out)
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    return out
+
+
+def binary_block(z, y_s, s, r, work, z_grad=None):
+    """Weighted loss sum at ``z`` and residual at ``z_grad``, in place.
+
+    Parameters
+    ----------
+    z : ndarray of shape (m,)
+        Raw predictions where the loss is evaluated.
+    y_s : ndarray of shape (m,)
+        ``s * y``, the weighted 0/1 labels.
+    s : ndarray of shape (m,)
+        Normalized sample weights.
+    r : ndarray of shape (m,)
+        Output: ``s * (sigmoid(z_grad) - y)``, the weighted residual.
+    work : ndarray of shape (m,)
+        Scratch buffer.
+    z_grad : ndarray of shape (m,), optional
+        Raw predictions where the residual is taken; defaults to ``z``.
+
+    Returns
+    -------
+    value : float
+        ``sum_i s_i L(z_i, y_i)``.
+    """
+    d = _one_plus_exp_neg_abs(z, work)
+    np.log(d, out=r)
+    value = float(np.dot(s, r))
+    np.maximum(z, 0.0, out=r)
+    value += float(np.dot(s, r)) - float(np.dot(y_s, z))
+    if z_grad is not None:
+        d = _one_plus_exp_neg_abs(z_grad, work)
+    else:
+        z_grad = z
+    np.reciprocal(d, out=r)
+    r -= 0.5
+    np.copysign(r, z_grad, out=r)
+    r += 0.5
+    r *= s
+    r -= y_s
+    return value
+
+
+def _softmax_into(Z, out):
+    """``out = softmax(Z)`` row-wise; returns ``log(sum(exp(Z - max)))+max``."""
+    z_max = Z.max(axis=1)
+    np.subtract(Z, z_max[:, None], out=out)
+    np.exp(out, out=out)
+    total = out.sum(axis=1)
+    out /= total[:, None]
+    np.log(total, out=total)
+    total += z_max
+    return total
+
+
+def multinomial_block(Z, y, s, R, work, Z_grad=None):
+    """Multinomial counterpart of :func:`binary_block`.
+
+    ``Z``, ``R``, ``work`` and ``Z_grad`` have shape (m, n_classes); ``y``
+    holds class indices. ``R`` receives ``s * (softmax(Z_grad) - Y)``.
+    """
+    rows = np.arange(Z.shape[0])
+    log_norm = _softmax_into(Z, R)  # logsumexp(Z) per row
+    value = float(np.dot(s, log_norm)) - float(np.dot(s, Z[rows, y]))
+    if Z_grad is not None:
+        _softmax_into(Z_grad, R)
+    R *= s[:, None]
+    R[rows, y] -= s
+    return value

@@ -28,13 +28,18 @@ preconditioner ``mean = 0`` and ``scale = 1``: the lecture's plain step.
 """
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator, eigsh
 
-from ._data import matmul, rmatmul, weighted_column_moments, weighted_gram
+from ._data import (
+    FusedPass,
+    matmul,
+    rmatmul,
+    weighted_column_moments,
+)
 from ._loss import (
     CURVATURE_BOUND,
+    binary_block,
     binary_loss_gradient,
+    multinomial_block,
     multinomial_loss_gradient,
 )
 
@@ -91,6 +96,30 @@ class LogisticObjective:
         self.l2 = (1.0 - l1_ratio) * penalty
         self.l1 = l1_ratio * penalty
         self._setup_preconditioner(preconditioner)
+        self._fused = None  # the fused pass and its buffers, built on first use
+        self._Z = None
+
+    def _fused_pass(self):
+        if self._fused is None:
+            if self.kind == "binary":
+                y_s = self.s * self.y  # s_i y_i, once
+
+                def block_fn(rows, z, r, work, z_grad):
+                    return binary_block(z, y_s[rows], self.s[rows], r, work, z_grad)
+
+            else:
+
+                def block_fn(rows, Z, R, work, Z_grad):
+                    return multinomial_block(
+                        Z, self.y[rows], self.s[rows], R, work, Z_grad
+                    )
+
+            self._fused = FusedPass(self.X, self.n_out, block_fn)
+        return self._fused
+
+    def new_raw(self):
+        """An uninitialized buffer for raw predictions, (n_samples, n_out)."""
+        return np.empty((self.X.shape[0], self.n_out), dtype=self.dtype)
 
     # ----------------------------------------------------------- setup
     def _setup_preconditioner(self, preconditioner):
@@ -170,22 +199,60 @@ class LogisticObjective:
         loss, dZ = self._loss_gradient(Z)
         value = float(np.dot(self.s, loss)) + self.penalty(theta)
         dZ *= self.s[:, None]  # R = s * (p - y), the weighted residual
-        w, _ = self.to_original(theta)
-        dw = rmatmul(self.X, dZ) + self.l2 * w  # dJ/dw in original coordinates
-        db = dZ.sum(axis=0)  # dJ/db
-        # Chain rule through w = w'/scale, b = b' - mean . w:
-        grad = [(dw - self._mean * db) / self._scale]
-        if self.fit_intercept:
-            grad.append(db[None, :])
-        return value, np.concatenate(grad).astype(self.dtype, copy=False)
+        return value, self._solver_gradient(theta, rmatmul(self.X, dZ), dZ.sum(axis=0))
 
     def value(self, theta):
         """``J`` at ``theta``; one pass over X."""
         return self.value_from_raw(theta, self.raw_prediction(theta))
 
     def value_grad(self, theta):
-        """``J`` and the smooth gradient at ``theta``; two passes over X."""
-        return self.value_grad_from_raw(theta, self.raw_prediction(theta))
+        """``J`` and the smooth gradient at ``theta``; one fused pass over X."""
+        if self._Z is None:
+            self._Z = self.new_raw()  # scratch, only for callers of value_grad
+        return self.value_grad_pass(theta, self._Z)
+
+    def value_grad_pass(self, theta, Z, momentum=None):
+        """``J`` at ``theta`` and a smooth gradient, in one pass over X.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_dof, n_out)
+        Z : ndarray of shape (n_samples, n_out)
+            Output buffer (see :meth:`new_raw`): receives ``X @ w + b`` at
+            ``theta``.
+        momentum : tuple (beta, theta_prev, Z_prev), optional
+            Take the gradient at the extrapolated point
+            ``theta + beta * (theta - theta_prev)`` instead, from the raw
+            predictions ``Z + beta * (Z - Z_prev)`` (``X @ theta`` is linear):
+            what Nesterov's method needs, without a second pass.
+
+        Returns
+        -------
+        value : float
+            ``J(theta)``.
+        grad : ndarray of shape (n_dof, n_out)
+            Gradient of the smooth part, in solver coordinates.
+        """
+        pass_ = self._fused_pass()
+        theta_grad, Z_prev, beta = theta, None, 0.0
+        if momentum is not None:
+            beta, theta_prev, Z_prev = momentum
+            theta_grad = theta + beta * (theta - theta_prev)
+        with pass_.blas_context():  # small products: no BLAS threads
+            w, b = self.to_original(theta)
+            data, G, db = pass_(w, b, Z, Z_prev, beta)
+            value = data + self.penalty(theta)
+            return value, self._solver_gradient(theta_grad, G, db)
+
+    def _solver_gradient(self, theta, G, db):
+        """Chain rule from ``G = X.T @ R``, ``db = sum R`` to solver coords."""
+        w, _ = self.to_original(theta)
+        dw = G + self.l2 * w  # dJ/dw in original coordinates
+        # Chain rule through w = w'/scale, b = b' - mean . w:
+        grad = [(dw - self._mean * db) / self._scale]
+        if self.fit_intercept:
+            grad.append(db[None, :])
+        return np.concatenate(grad).astype(self.dtype, copy=False)
 
     # --------------------------------------------------------- prox
     def prox(self, theta, step):
@@ -204,55 +271,69 @@ class LogisticObjective:
         return out
 
     # --------------------------------------------------- step bound
-    def lipschitz(self):
-        """Upper bound ``L`` on the curvature of the smooth part of J.
+    def lipschitz(self, n_vectors=1, max_iter=12, rtol=1e-3):
+        """Estimate of ``L``, the curvature bound of the smooth part of J.
 
         ``L = c * lambda_max(A^T diag(s) A) + l2 * max(1 / scale^2)`` with
         ``A = [(X - mean)/scale, 1]`` and ``c`` the per-sample curvature bound
-        of the loss (1/4 for sigmoid, 1/2 for softmax). ``lambda_max`` comes
-        from the p x p Gram matrix built in one blocked pass (dense X, up to
-        512 features) or from Lanczos iterations on ``v -> A^T diag(s) A v``
-        (two passes over X each); never from an n x n decomposition. A step
-        ``alpha <= 1/L`` decreases J at every iteration; ``alpha > 2/L`` may
-        diverge.
+        of the loss (1/4 for sigmoid, 1/2 for softmax). ``lambda_max`` is the
+        largest Ritz value of a block Krylov (Lanczos) subspace grown by
+        ``n_vectors`` directions per fused pass over X (the products with all
+        of them share the pass), stopped when it moves by less than ``rtol``:
+        never a dense eigendecomposition of anything larger than the small
+        projected matrix. A step ``alpha <= 1/L`` decreases J at every
+        iteration; ``alpha > 2/L`` may diverge. (The Ritz value approaches
+        ``lambda_max`` from below; the curvature bound ``c`` is loose by far
+        more, and the solvers backtrack should J ever rise.)
         """
         d, p = self.n_features, self.n_dof
-        dtype = np.float64
+        k = min(n_vectors, p)
+        mean, scale = self.mean[:, None], self.scale[:, None]
 
-        def matmat(V):
-            V = np.asarray(V, dtype=dtype).reshape(p, -1)
-            U = V[:d] / self.scale[:, None]
-            Z = matmul(self.X, U.astype(self.dtype)).astype(dtype)
-            if self.fit_intercept:
-                Z += V[d] - self.mean @ U
-            Z *= self.s[:, None]
-            out = rmatmul(self.X, Z.astype(self.dtype)).astype(dtype)
-            colsum = Z.sum(axis=0)
-            rows = [(out - self.mean[:, None] * colsum) / self.scale[:, None]]
+        def s_times(rows, Z, R, work, Z_grad):
+            s = self.s[rows]
+            np.multiply(Z, s if Z.ndim == 1 else s[:, None], out=R)
+            return 0.0
+
+        pass_ = FusedPass(self.X, k, s_times)
+        Z = np.empty((self.X.shape[0], k), dtype=self.dtype)
+
+        def gram_times(V):  # A^T diag(s) A V, one fused pass over X
+            m = V.shape[1]
+            V = np.pad(V, ((0, 0), (0, k - m)))  # the pass has k columns
+            U = V[:d] / scale
+            c = V[d] - self.mean @ U if self.fit_intercept else np.zeros(k)
+            with pass_.blas_context():
+                _, G, colsum = pass_(U.astype(self.dtype), c.astype(self.dtype), Z)
+            rows = [(G.astype(np.float64) - mean * colsum) / scale]
             if self.fit_intercept:
                 rows.append(colsum[None, :])
-            return np.concatenate(rows)
+            return np.concatenate(rows)[:, :m]
 
-        if not sp.issparse(self.X) and d <= 512:
-            # Dense, moderate d: the exact p x p Gram matrix in one blocked
-            # pass is cheaper than the ~20 passes of Lanczos.
-            gram = weighted_gram(
-                self.X, self.s.astype(dtype), self.mean, self.scale, self.fit_intercept
-            )
-            lam = float(np.linalg.eigvalsh(gram)[-1])
-        elif p == 1:
-            lam = float(matmat(np.ones((1, 1)))[0, 0])
-        else:
-            op = LinearOperator((p, p), matvec=matmat, matmat=matmat, dtype=dtype)
-            lam = float(
-                eigsh(
-                    op,
-                    k=1,
-                    which="LA",
-                    tol=1e-3,
-                    v0=np.ones(p),
-                    return_eigenvectors=False,
-                )[0]
-            )
+        # Q: orthonormal basis of the Krylov space, filled block by block;
+        # H = Q^T M Q, the small projected matrix.
+        m_max = min(p, k * max_iter)
+        Q = np.empty((p, m_max))
+        H = np.zeros((m_max, m_max))
+        V = np.random.default_rng(0).standard_normal((p, k))
+        V[:, 0] = 1.0
+        Q[:, :k] = np.linalg.qr(V)[0]
+        j0, j1, lam = 0, k, 0.0
+        while True:
+            W = gram_times(Q[:, j0:j1])  # one pass over X
+            H[:j1, j0:j1] = Q[:, :j1].T @ W
+            H[j0:j1, :j0] = H[:j0, j0:j1].T
+            lam, lam_old = float(np.linalg.eigvalsh(H[:j1, :j1])[-1]), lam
+            if j1 >= m_max or abs(lam - lam_old) <= rtol * lam:
+                break  # the whole space (exact), or converged
+            # Next block: the new directions, orthogonalized (twice) against Q.
+            for _ in range(2):
+                W -= Q[:, :j1] @ (Q[:, :j1].T @ W)
+            W, r = np.linalg.qr(W)
+            W = W[:, np.abs(np.diag(r)) > 1e-10 * max(lam, 1e-300)]
+            if W.shape[1] == 0:
+                break  # invariant subspace: the Ritz values are exact
+            j0, j1 = j1, min(j1 + W.shape[1], m_max)
+            Q[:, j0:j1] = W[:, : j1 - j0]
         reg = self.l2 * float(np.max(1.0 / self.scale**2)) if d else 0.0
         return CURVATURE_BOUND[self.kind] * max(lam, 0.0) + reg

@@ -13,12 +13,15 @@ Phases, as in scikit-learn's Newton solver: setup, loop (step, convergence
 check, divergence check), finalize into a :class:`SolverResult`.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 # An update is deemed to have raised J when it does so by more than rounding.
-_RISE_RTOL = 1e-12
+# float32 sums of a few thousand terms are good to ~1e-6 at best: below that
+# a "rise" is rounding, and halving the step for it would stall the descent.
+_RISE_RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
 _MAX_HALVINGS = 60
 
 
@@ -50,8 +53,9 @@ class SolverResult:
     step: float
 
 
-def _rose(J_new, J_ref):
-    return not np.isfinite(J_new) or J_new > J_ref + _RISE_RTOL * max(1.0, abs(J_ref))
+def _rose(J_new, J_ref, dtype=np.float64):
+    rtol = _RISE_RTOL[np.dtype(dtype)]
+    return not np.isfinite(J_new) or J_new > J_ref + rtol * max(1.0, abs(J_ref))
 
 
 def _log(verbose, k, J, gnorm, step):
@@ -97,7 +101,8 @@ def gradient_descent(
     SolverResult
     """
     theta = theta0
-    J, dtheta = objective.value_grad(theta)  # dtheta = (dw, db)
+    Z = objective.new_raw()  # raw predictions, reused by every pass
+    J, dtheta = objective.value_grad_pass(theta, Z)  # dtheta = (dw, db)
     history = [J]
     best = (J, theta)
     converged = diverged = False
@@ -108,9 +113,9 @@ def gradient_descent(
         if gnorm <= tol:
             converged = True
             break
-        Z = objective.raw_prediction(theta_new)
-        J_new, dtheta_new = objective.value_grad_from_raw(theta_new, Z)
-        if adaptive and _rose(J_new, J):
+        # One pass over X: J and the gradient at theta_new together.
+        J_new, dtheta_new = objective.value_grad_pass(theta_new, Z)
+        if adaptive and _rose(J_new, J, objective.dtype):
             step /= 2.0  # L was underestimated: backtrack, redo the update
             if step < np.finfo(float).tiny * 2**_MAX_HALVINGS:
                 break
@@ -119,7 +124,7 @@ def gradient_descent(
         history.append(J_new)
         theta, J, dtheta = theta_new, J_new, dtheta_new
         _log(verbose, k, J, gnorm, step)
-        if not adaptive and _rose(J, history[0]):
+        if not adaptive and _rose(J, history[0], objective.dtype):
             diverged = True
             break
         if J < best[0]:
@@ -145,16 +150,17 @@ def accelerated_gradient(
     increases. If even a plain step raises ``J``, the step is too large:
     halved when ``adaptive``, declared divergent for a fixed alpha.
 
-    Each iteration costs two passes over X, as plain gradient descent: the raw
-    predictions at ``y`` are extrapolated from those at the iterates
-    (``X @ theta`` is linear), not recomputed.
+    Each iteration costs one pass over X, as plain gradient descent: the
+    raw predictions at ``y`` are extrapolated from those at the iterates
+    (``X @ theta`` is linear), so ``J(x_{k+1})`` and the gradient at
+    ``y_{k+1}`` come out of the same pass. A restart costs one more pass.
 
     Parameters and returns are those of :func:`gradient_descent`.
     """
     x = theta0
-    Zx = objective.raw_prediction(x)
-    J, dy = objective.value_grad_from_raw(x, Zx)
-    y, Zy, t = x, Zx, 1.0
+    Zx, Z_new = objective.new_raw(), objective.new_raw()
+    J, dy = objective.value_grad_pass(x, Zx)
+    y, t = x, 1.0
     plain = True  # y == x: the next update is a plain gradient step
     history = [J]
     converged = diverged = False
@@ -165,9 +171,11 @@ def accelerated_gradient(
         if plain and gnorm <= tol:
             converged = True
             break
-        Z_new = objective.raw_prediction(x_new)
-        J_new = objective.value_from_raw(x_new, Z_new)
-        if _rose(J_new, J):
+        t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+        beta = (t - 1.0) / t_new  # a Python float: keeps float32 float32
+        # J(x_new), and the gradient at y_new = x_new + beta (x_new - x).
+        J_new, dy_new = objective.value_grad_pass(x_new, Z_new, momentum=(beta, x, Zx))
+        if _rose(J_new, J, objective.dtype):
             if plain:
                 if not adaptive:
                     k += 1
@@ -179,8 +187,8 @@ def accelerated_gradient(
                     break
                 continue
             # Adaptive restart: drop the momentum, step plainly from x.
-            y, Zy, t, plain = x, Zx, 1.0, True
-            _, dy = objective.value_grad_from_raw(y, Zy)
+            y, t, plain = x, 1.0, True
+            _, dy = objective.value_grad_from_raw(y, Zx)
             continue
         k += 1
         history.append(J_new)
@@ -189,12 +197,9 @@ def accelerated_gradient(
             x, J = x_new, J_new
             converged = True
             break
-        t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
-        beta = (t - 1.0) / t_new
         y = x_new + beta * (x_new - x)
-        Zy = Z_new + beta * (Z_new - Zx)
-        x, Zx, J, t, plain = x_new, Z_new, J_new, t_new, False
-        _, dy = objective.value_grad_from_raw(y, Zy)
+        x, J, t, plain, dy = x_new, J_new, t_new, False, dy_new
+        Zx, Z_new = Z_new, Zx  # Z_new now holds X @ x: keep it, reuse the other
         if _stop_requested(on_iter, k, x, J):
             break
     return SolverResult(

@@ -1,0 +1,123 @@
+"""Reference data of SPEC section 5, and the helpers every benchmark shares.
+
+D1  make_classification(200_000, 100, n_informative=20, random_state=0),
+    standardized, float64;  D1f its float32 copy;
+D2  the breast-cancer data bundled with scikit-learn, standardized;
+D3  CSR 100,000 x 20,000 at 0.1% density (labels from a sparse linear model);
+D4  D1 with its columns multiplied by logspace(-2, 2, 100): unscaled.
+
+``--quick`` shrinks every data set (same recipe, fewer rows/columns) so that
+the benchmark scripts run in seconds in CI.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.datasets import load_breast_cancer, make_classification
+from sklearn.preprocessing import StandardScaler
+
+NAMES = ("D1", "D1f", "D2", "D3", "D4")
+
+
+def _d1(quick):
+    n, d = (20_000, 100) if quick else (200_000, 100)
+    X, y = make_classification(n, d, n_informative=20, random_state=0)
+    return StandardScaler().fit_transform(X), y
+
+
+def load(name, quick=False):
+    """Return ``(X, y)`` for one of :data:`NAMES`."""
+    if name == "D1":
+        return _d1(quick)
+    if name == "D1f":
+        X, y = _d1(quick)
+        return X.astype(np.float32), y
+    if name == "D2":
+        X, y = load_breast_cancer(return_X_y=True)
+        return StandardScaler().fit_transform(X), y
+    if name == "D3":
+        n, d = (10_000, 2_000) if quick else (100_000, 20_000)
+        rng = np.random.default_rng(0)
+        X = sp.random(n, d, density=0.001, format="csr", random_state=rng)
+        w = rng.normal(size=d)
+        z = X @ w
+        y = (z + 0.1 * rng.normal(size=n) > np.median(z)).astype(int)
+        return X, y
+    if name == "D4":
+        X, y = _d1(quick)
+        return X * np.logspace(-2, 2, X.shape[1]), y
+    raise ValueError(f"unknown data set {name!r}; choose from {NAMES}")
+
+
+def parse_args(description, default_repeats=7):
+    """``--quick`` (small data, 2 repeats) and ``--repeats``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--quick", action="store_true", help="small data, 2 repeats (CI smoke run)"
+    )
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args()
+    if args.repeats is None:
+        args.repeats = 2 if args.quick else default_repeats
+    return args
+
+
+def median_time(fn, repeats, warmup=1):
+    """Median wall time of ``fn()`` over ``repeats`` runs, in seconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def interleaved_times(fns, repeats, warmup=1):
+    """Median wall time of each function, the runs interleaved round-robin.
+
+    Measuring side by side this way, a burst of load from elsewhere on the
+    machine hits every column alike instead of one of them.
+    """
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - start)
+    return [statistics.median(ts) for ts in times]
+
+
+def machine():
+    """One line describing the machine and its current load."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",) * 3
+    try:
+        n_cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n_cpus = os.cpu_count()
+    import numpy
+    import scipy
+    import sklearn
+
+    return (
+        f"{platform.processor() or platform.machine()}, {n_cpus} CPUs; "
+        f"Python {platform.python_version()}, NumPy {numpy.__version__}, "
+        f"SciPy {scipy.__version__}, scikit-learn {sklearn.__version__}; "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+
+
+def table(header, rows):
+    """A markdown table as a string."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
