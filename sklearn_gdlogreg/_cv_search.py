@@ -1,0 +1,409 @@
+"""The cross-validated search behind GDLogisticRegressionCV.
+
+Everything here is a function of explicit arguments: the data, the candidate
+settings (``ParameterGrid`` order), the folds, a scorer and a
+:class:`SearchSettings` holding the shared solver parameters and a factory of
+unfitted ``GDLogisticRegression``. Nothing reads or sets an estimator's
+attributes; :mod:`._cv` validates, calls :func:`search`, selects and refits.
+
+Two paths give the same scores:
+
+- :func:`batched_search`: every (setting, split) model is one column of one
+  coefficient matrix, trained by :func:`._batched.batched_gradient_descent`;
+  a split's held-out rows get zero weight in its columns (X is never copied).
+- :func:`sequential_search`: one ``GDLogisticRegression`` per model, for what
+  the batched path does not cover (``solver="nesterov"``, a fold missing a
+  class, a fold with zero total weight).
+
+Either returns a *result* dict (see :func:`empty_result`), which
+:func:`format_results` turns into GridSearchCV's ``cv_results_`` and
+:func:`warn_summary` into one warning per kind.
+"""
+
+import functools
+import inspect
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.stats import rankdata
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import ParameterGrid
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
+from threadpoolctl import ThreadpoolController
+
+from ._batched import (
+    BatchedObjective,
+    batched_gradient_descent,
+    diagonal_preconditioner,
+)
+
+_RISE_RTOL = 1e-12  # as in _solvers: a rise of J beyond rounding
+# Below this many multiply-adds per product, one thread is faster (and far
+# faster when the cores are shared).
+_SMALL_PRODUCT = 10_000_000
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """The solver parameters every model of the search shares.
+
+    ``make_estimator(**params)`` returns an unfitted ``GDLogisticRegression``
+    with these parameters updated by one candidate's ``params``; it scores
+    the batched models and fits the sequential ones. ``score_weight`` is the
+    per-sample weight of the test scores, or None (unweighted).
+    ``accuracy_scoring`` says that the scorer computes the accuracy of
+    ``predict``: the batched path then scores all models at once.
+    """
+
+    make_estimator: Callable
+    solver: str
+    C: float
+    l1_ratio: float
+    preconditioner: object
+    fit_intercept: bool
+    max_iter: int
+    tol: float
+    init: str
+    random_state: object
+    class_weight: object
+    score_weight: object = None
+    accuracy_scoring: bool = False
+
+
+def candidate_grid(alphas, Cs, C):
+    """The settings to try, in GridSearchCV's order (``ParameterGrid``'s).
+
+    ``alphas`` must be finite and > 0, ``Cs`` (or ``C`` when ``Cs`` is None)
+    > 0; a list of ``{"alpha": a}`` or ``{"C": c, "alpha": a}`` dicts.
+    """
+    alphas_arr = np.asarray(alphas, dtype=np.float64).ravel()
+    Cs_arr = np.asarray(C if Cs is None else Cs, dtype=np.float64).ravel()
+    if alphas_arr.size == 0 or not np.all((alphas_arr > 0) & np.isfinite(alphas_arr)):
+        raise ValueError(
+            "alphas must be a non-empty list of finite learning rates > 0, "
+            f"got alphas={alphas!r}."
+        )
+    if Cs_arr.size == 0 or not np.all(Cs_arr > 0):
+        raise ValueError(
+            "Cs must be a non-empty list of values > 0 (np.inf allowed), "
+            f"got Cs={Cs!r}."
+        )
+    grid = {"alpha": [float(a) for a in alphas_arr]}
+    if Cs is not None:
+        grid["C"] = [float(c) for c in Cs_arr]
+    return list(ParameterGrid(grid))
+
+
+def search(X, y, sw, candidates, folds, scorer, settings):
+    """Scores of every candidate on every split, batched where possible.
+
+    Returns
+    -------
+    result : dict
+        As :func:`empty_result`, filled in.
+    """
+    if can_batch(y, folds, settings.solver):
+        result = batched_search(X, y, sw, candidates, folds, scorer, settings)
+        if result is not None:
+            return result
+    return sequential_search(X, y, sw, candidates, folds, scorer, settings)
+
+
+def can_batch(y, folds, solver):
+    """Batched when the plain update applies and every fold sees all classes."""
+    if solver != "gd":
+        return False
+    n_classes = np.unique(y).size
+    return n_classes >= 2 and all(np.unique(y[tr]).size == n_classes for tr, _ in folds)
+
+
+def empty_result(n_cand, n_splits):
+    """The result of a search before any fit: NaN scores, no histories."""
+    return {
+        "scores": np.full((n_cand, n_splits), np.nan),
+        "fit_time": np.zeros((n_cand, n_splits)),
+        "score_time": np.zeros((n_cand, n_splits)),
+        "diverged": np.zeros((n_cand, n_splits), dtype=bool),
+        "histories": [[None] * n_splits for _ in range(n_cand)],
+        "n_unconverged": 0,
+    }
+
+
+# ------------------------------------------------------------ batched path
+def batched_search(X, y, sw, candidates, folds, scorer, settings):
+    """Every (setting, split) model trained together; None if it cannot be.
+
+    Column ``j`` of the batch is candidate ``j // n_splits`` on split
+    ``j % n_splits``. BLAS gets one thread throughout: the products of small
+    problems are faster so (far faster when the cores are shared), and the
+    row blocks of large dense X are shared among the objective's own threads.
+    """
+    encoder = LabelEncoder()
+    y_enc = encoder.fit_transform(y)
+    classes = encoder.classes_
+    s_folds = np.column_stack(
+        [
+            fold_weights(y, y_enc, classes, sw, train, settings.class_weight)
+            for train, _ in folds
+        ]
+    )
+    S = s_folds.sum(axis=0)
+    if not np.all(S > 0):
+        return None
+    n_threads = _n_threads(X, len(candidates) * len(folds))
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        start = time.perf_counter()
+        objective, step = _batched_objective(
+            X, y_enc, classes.size, s_folds / S, S, candidates, settings, n_threads
+        )
+        res = _run_batched(objective, step, settings)
+        out = empty_result(len(candidates), len(folds))
+        out["fit_time"][:] = (time.perf_counter() - start) / step.size
+        out["n_unconverged"] = int(np.sum(~res.converged & ~res.diverged))
+        out["diverged"][:] = res.diverged.reshape(len(candidates), len(folds))
+        for j, history in enumerate(res.cost_histories):
+            out["histories"][j // len(folds)][j % len(folds)] = history
+        w_all, b_all = objective.to_original(res.theta)
+        if settings.accuracy_scoring:
+            _batched_accuracy(out, X, y, classes, w_all, b_all, folds, settings)
+            return out
+
+        def model(i, j):  # column j (candidate i) as a fitted GDLogisticRegression
+            est = settings.make_estimator(**candidates[i])
+            est = fitted_model(est, classes, w_all[:, j], b_all[j])
+            est.n_iter_, est.cost_history_ = int(res.n_iter[j]), res.cost_histories[j]
+            return est
+
+        tests = [_test_part(X, y, settings.score_weight, test) for _, test in folds]
+        for i, k in zip(*np.nonzero(~out["diverged"])):
+            score(out, i, k, model(i, i * len(folds) + k), scorer, *tests[k])
+    return out
+
+
+def _batched_accuracy(out, X, y, classes, w_all, b_all, folds, settings):
+    """Accuracy of every model at once: one product per split.
+
+    What ``GDLogisticRegression.score`` computes (``predict`` takes the
+    positive class where ``X @ coef_.T + intercept_ > 0``, else the argmax),
+    without building one estimator per model.
+    """
+    n_splits = len(folds)
+    for k, (_, test) in enumerate(folds):
+        start = time.perf_counter()
+        X_test, y_test, w_test = _test_part(X, y, settings.score_weight, test)
+        w, b = w_all[:, k::n_splits], b_all[k::n_splits]
+        Z = np.asarray(X_test @ w.reshape(w.shape[0], -1)).reshape(-1, *b.shape) + b
+        labels = (Z[:, :, 0] > 0).astype(int) if classes.size == 2 else Z.argmax(2)
+        correct = classes[labels] == y_test[:, None]
+        scores = np.average(correct, axis=0, weights=w_test)
+        ok = ~out["diverged"][:, k]
+        out["scores"][ok, k] = scores[ok]
+        out["score_time"][:, k] = (time.perf_counter() - start) / len(scores)
+
+
+@functools.cache
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS, inspected once."""
+    return ThreadpoolController()
+
+
+def _batched_objective(X, y_enc, n_classes, s_norm, S, candidates, settings, n_threads):
+    """The BatchedObjective of all models, and their learning rates."""
+    n_splits = S.size
+    split_of = np.tile(np.arange(n_splits), len(candidates))
+    C = np.repeat([p.get("C", settings.C) for p in candidates], n_splits)
+    penalty = np.where(np.isinf(C), 0.0, 1.0 / (C * S[split_of]))
+    weights = np.ascontiguousarray(s_norm.astype(X.dtype)[:, split_of])
+    problem = dict(
+        n_classes=n_classes,
+        l2=(1.0 - settings.l1_ratio) * penalty,
+        l1=settings.l1_ratio * penalty,
+        fit_intercept=settings.fit_intercept,
+        n_threads=n_threads,
+    )
+    if settings.preconditioner == "diagonal":
+        problem["mean"], problem["scale"] = diagonal_preconditioner(
+            X,
+            weights,
+            problem["l2"],
+            n_classes=n_classes,
+            fit_intercept=settings.fit_intercept,
+        )
+    y_fit = (y_enc == 1).astype(X.dtype) if n_classes == 2 else y_enc
+    step = np.repeat([p["alpha"] for p in candidates], n_splits)
+    return BatchedObjective(X, y_fit, weights, **problem), step
+
+
+def _run_batched(objective, step, settings):
+    """Batched gradient descent from every model's initial point."""
+    w0, b0 = initial_coef(
+        objective.n_features,
+        objective.n_out,
+        objective.dtype,
+        step.size,
+        init=settings.init,
+        random_state=settings.random_state,
+        fit_intercept=settings.fit_intercept,
+    )
+    return batched_gradient_descent(
+        objective,
+        objective.from_original(w0, b0),
+        step=step,
+        max_iter=settings.max_iter,
+        tol=settings.tol,
+    )
+
+
+def _n_threads(X, n_models):
+    """As many threads as BLAS would use, for products large enough."""
+    if sp.issparse(X) or X.shape[0] * X.shape[1] * n_models < _SMALL_PRODUCT:
+        return 1
+    blas = _blas_controller().select(user_api="blas").lib_controllers
+    return max([1, *(lib.num_threads for lib in blas)])
+
+
+def fold_weights(y, y_enc, classes, sw, train, class_weight):
+    """``s_i`` of GDLogisticRegression fitted on ``train`` (0 elsewhere)."""
+    s = np.zeros_like(sw)
+    s_train = sw[train]
+    if class_weight is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cw = compute_class_weight(
+                class_weight, classes=classes, y=y[train], sample_weight=s_train
+            )
+            s_train = np.where(s_train > 0, s_train * cw[y_enc[train]], 0.0)
+    s[train] = s_train
+    return s
+
+
+def initial_coef(d, k, dtype, n_models, *, init, random_state, fit_intercept):
+    """Every model's start ``(w, b)``, drawn as GDLogisticRegression does."""
+    w = np.zeros((d, n_models, k), dtype=dtype)
+    b = np.zeros((n_models, k), dtype=dtype)
+    if init == "random":
+        rng = check_random_state(random_state)
+        w[:] = rng.normal(scale=0.01, size=(d, k)).astype(dtype)[:, None]
+        b_random = rng.normal(scale=0.01, size=k).astype(dtype)
+        if fit_intercept:
+            b[:] = b_random
+    return w, b
+
+
+def fitted_model(est, classes, w, b):
+    """A GDLogisticRegression carrying one batched model's ``(w, b)``."""
+    est.n_features_in_ = w.shape[0]
+    if classes.size > 2:
+        b = b - b.mean()  # as GDLogisticRegression: softmax is shift-invariant
+    est.classes_ = classes
+    est.coef_ = np.ascontiguousarray(w.T)
+    est.intercept_ = np.asarray(b, dtype=w.dtype)
+    est.alpha_ = float(est.alpha)
+    return est
+
+
+# --------------------------------------------------------- sequential path
+def sequential_search(X, y, sw, candidates, folds, scorer, settings):
+    """One GDLogisticRegression per (setting, split): the general path."""
+    out = empty_result(len(candidates), len(folds))
+    for i, params in enumerate(candidates):
+        for k, (train, test) in enumerate(folds):
+            est = settings.make_estimator(**params)
+            start = time.perf_counter()
+            try:
+                est.fit(X[train], y[train], sample_weight=sw[train])
+            except ValueError:  # as GridSearchCV(error_score=np.nan)
+                out["diverged"][i, k] = True
+                continue
+            out["fit_time"][i, k] = time.perf_counter() - start
+            J = est.cost_history_
+            out["histories"][i][k] = J
+            if not np.isfinite(J[-1]) or J[-1] > J[0] + _RISE_RTOL * max(
+                1.0, abs(J[0])
+            ):
+                out["diverged"][i, k] = True
+                continue
+            score(
+                out, i, k, est, scorer, *_test_part(X, y, settings.score_weight, test)
+            )
+    return out
+
+
+# ----------------------------------------------------- scoring and results
+def accepts_sample_weight(scorer):
+    """Whether ``scorer`` takes a ``sample_weight`` keyword."""
+    accept = getattr(scorer, "_accept_sample_weight", None)
+    if accept is not None:
+        return accept()
+    return "sample_weight" in inspect.signature(scorer).parameters
+
+
+def _test_part(X, y, score_weight, test):
+    """A split's test rows: ``X``, ``y`` and the score weights (or None)."""
+    return X[test], y[test], None if score_weight is None else score_weight[test]
+
+
+def score(out, i, k, est, scorer, X_test, y_test, w_test):
+    """Score ``est`` on split ``k``'s test rows into ``out[..][i, k]``."""
+    start = time.perf_counter()
+    kwargs = {} if w_test is None else {"sample_weight": w_test}
+    out["scores"][i, k] = scorer(est, X_test, y_test, **kwargs)
+    out["score_time"][i, k] = time.perf_counter() - start
+
+
+def warn_summary(caught, result, candidates):
+    """One warning per kind, instead of one per (setting, split) model."""
+    for w in caught:  # anything but the fold models' convergence reports
+        if not issubclass(w.category, ConvergenceWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    diverged = result["diverged"]
+    if diverged.any():
+        bad = [candidates[i] for i in np.flatnonzero(diverged.any(axis=1))]
+        warnings.warn(
+            f"Gradient descent diverged (or failed) on some folds for {bad}; "
+            "these settings are scored NaN there and never chosen. Use "
+            "smaller learning rates.",
+            ConvergenceWarning,
+            stacklevel=3,  # warn_summary, fit, _fit_context
+        )
+    n_unconverged = result["n_unconverged"] + sum(
+        "did not converge" in str(w.message) for w in caught
+    )
+    if n_unconverged:
+        warnings.warn(
+            f"{n_unconverged} of {diverged.size} fold fits did not converge in "
+            "max_iter iterations. Increase max_iter or the learning rates.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
+
+def format_results(candidates, result):
+    """cv_results_ in GridSearchCV's format (its ``_format_results``)."""
+    results = {}
+    for key in ("fit_time", "score_time"):
+        results[f"mean_{key}"] = result[key].mean(axis=1)
+        results[f"std_{key}"] = result[key].std(axis=1)
+    for name in candidates[0]:
+        values = np.array([p[name] for p in candidates])
+        results[f"param_{name}"] = np.ma.MaskedArray(values, mask=False)
+    results["params"] = candidates
+    scores = result["scores"]
+    for k in range(scores.shape[1]):
+        results[f"split{k}_test_score"] = scores[:, k]
+    means = scores.mean(axis=1)
+    results["mean_test_score"] = means
+    results["std_test_score"] = np.sqrt(np.mean((scores - means[:, None]) ** 2, axis=1))
+    # NaN (failed) settings rank with the worst, as in GridSearchCV.
+    if np.all(np.isnan(means)):
+        rank = np.ones_like(means, dtype=np.int32)
+    else:
+        filled = np.where(np.isnan(means), np.nanmin(means) - 1, means)
+        rank = rankdata(-filled, method="min").astype(np.int32)
+    results["rank_test_score"] = rank
+    return results

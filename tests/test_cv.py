@@ -1,0 +1,226 @@
+"""GDLogisticRegressionCV against its oracle, GridSearchCV(GDLogisticRegression)."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_breast_cancer, load_iris, make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_gdlogreg import GDLogisticRegression, GDLogisticRegressionCV
+from sklearn_gdlogreg._compat import SKLEARN_VERSION
+
+# Per-fold scores must agree to 1e-6: each batched column runs the same
+# updates as a separate fit, differing only in floating-point summation order
+# (~1e-13 on the coefficients after 100 steps), far from flipping a label.
+SCORE_ATOL = 1e-6
+
+
+def _iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def _three_classes():
+    X, y = make_classification(
+        300, 6, n_informative=4, n_redundant=0, n_classes=3, random_state=0
+    )
+    return X, y
+
+
+def _breast_cancer_float32():
+    X, y = load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(X).astype(np.float32), y
+
+
+def _sparse():
+    rng = np.random.RandomState(0)
+    X = sp.random(300, 40, density=0.1, format="csr", random_state=rng)
+    y = (X @ rng.normal(size=40) + 0.1 * rng.normal(size=300) > 0).astype(int)
+    return X, y
+
+
+def _grid_search(X, y, alphas, cv, sample_weight=None, **params):
+    search = GridSearchCV(GDLogisticRegression(**params), {"alpha": alphas}, cv=cv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return search.fit(X, y, sample_weight=sample_weight)
+
+
+def _assert_same_search(ours, theirs, n_splits):
+    assert ours.best_index_ == theirs.best_index_
+    assert ours.alpha_ == theirs.best_params_["alpha"]
+    for k in range(n_splits):
+        key = f"split{k}_test_score"
+        np.testing.assert_allclose(
+            ours.cv_results_[key], theirs.cv_results_[key], atol=SCORE_ATOL
+        )
+    np.testing.assert_array_equal(
+        ours.cv_results_["rank_test_score"], theirs.cv_results_["rank_test_score"]
+    )
+    assert ours.cv_results_["params"] == theirs.cv_results_["params"]
+
+
+CASES = {
+    "breast_cancer": (None, [0.01, 0.1, 1.0, 3.0], {}),
+    "iris": (_iris, [0.03, 0.3, 3.0], {}),
+    "three_classes": (_three_classes, [0.01, 0.1, 1.0], {"l1_ratio": 0.5}),
+    "sparse": (_sparse, [0.3, 1.0, 3.0], {"C": np.inf}),
+    "float32": (_breast_cancer_float32, [0.03, 0.3, 3.0], {}),
+    "balanced": (None, [0.1, 1.0], {"class_weight": "balanced"}),
+    "no_intercept": (_iris, [0.1, 1.0], {"fit_intercept": False}),
+    "random_init": (_iris, [0.1, 1.0], {"init": "random", "random_state": 0}),
+}
+
+
+@pytest.mark.parametrize("threads", [False, True])
+@pytest.mark.parametrize("case", list(CASES))
+def test_same_scores_and_choice_as_grid_search(
+    case, threads, breast_cancer, monkeypatch
+):
+    if threads:  # dense X cut in many row blocks, shared among 2 threads
+        monkeypatch.setattr("sklearn_gdlogreg._batched._BLOCK_ROWS", 64)
+        monkeypatch.setattr("sklearn_gdlogreg._cv_search._n_threads", lambda X, m: 2)
+    make_data, alphas, params = CASES[case]
+    X, y = breast_cancer if make_data is None else make_data()
+    cv = StratifiedKFold(4, shuffle=True, random_state=0)
+    params = {"max_iter": 60, "tol": 1e-5, **params}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = GDLogisticRegressionCV(alphas, cv=cv, **params).fit(X, y)
+    theirs = _grid_search(X, y, alphas, cv, **params)
+    _assert_same_search(ours, theirs, 4)
+    # The refitted model is GDLogisticRegression's on all data.
+    np.testing.assert_allclose(ours.coef_, theirs.best_estimator_.coef_, rtol=1e-10)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_fold_models_match_separate_fits(breast_cancer_raw, weighted):
+    # Unscaled data with the diagonal preconditioner, with and without sample
+    # weights (the unweighted loss sums logs as logs of products): each
+    # batched model's cost history is that of a fit on its training rows.
+    X, y = breast_cancer_raw
+    sw = np.random.RandomState(0).randint(1, 4, size=y.size).astype(float)
+    sw = sw if weighted else None
+    folds = list(StratifiedKFold(3).split(X, y))
+    params = dict(max_iter=30, tol=0.0, preconditioner="diagonal", C=10.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = GDLogisticRegressionCV([0.5, 1.0], cv=folds, **params)
+        ours.fit(X, y, sample_weight=sw)
+        for i, alpha in enumerate([0.5, 1.0]):
+            for k, (train, _) in enumerate(folds):
+                ref = GDLogisticRegression(alpha=alpha, **params)
+                ref.fit(
+                    X[train], y[train], sample_weight=None if sw is None else sw[train]
+                )
+                # J of the same iterates, summed in another order.
+                np.testing.assert_allclose(
+                    ours.cost_histories_[i][k], ref.cost_history_, rtol=1e-10
+                )
+    if SKLEARN_VERSION >= (1, 9):  # GridSearchCV weights test scores since 1.9
+        theirs = _grid_search(X, y, [0.5, 1.0], folds, sample_weight=sw, **params)
+        _assert_same_search(ours, theirs, 3)
+
+
+def test_divergent_alpha_is_nan_and_never_chosen(breast_cancer):
+    X, y = breast_cancer
+    # 2/L is about 0.3 here: alpha=50 makes J blow up at the first step.
+    search = GDLogisticRegressionCV([0.1, 50.0], cv=3, max_iter=50)
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        search.fit(X, y)
+    assert np.isnan(search.cv_results_["mean_test_score"][1])
+    assert search.cv_results_["rank_test_score"].tolist() == [1, 2]
+    assert search.alpha_ == 0.1
+    with pytest.warns(ConvergenceWarning), pytest.raises(ValueError, match="alphas"):
+        GDLogisticRegressionCV([50.0], cv=3).fit(X, y)
+
+
+def test_cv_results_format_matches_grid_search(breast_cancer):
+    X, y = breast_cancer
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = GDLogisticRegressionCV([0.1, 1.0], Cs=[0.1, 1.0], cv=3, max_iter=20)
+        ours.fit(X, y)
+    theirs = GridSearchCV(
+        GDLogisticRegression(max_iter=20), {"alpha": [0.1, 1.0], "C": [0.1, 1.0]}, cv=3
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs.fit(X, y)
+    assert set(ours.cv_results_) == set(theirs.cv_results_)
+    _assert_same_search(ours, theirs, 3)
+    assert ours.C_ == theirs.best_params_["C"]
+    assert len(ours.cost_histories_) == 4 and len(ours.cost_histories_[0]) == 3
+
+
+def test_pipeline(breast_cancer_raw):
+    X, y = breast_cancer_raw
+    pipe = make_pipeline(StandardScaler(), GDLogisticRegressionCV([0.1, 1.0], cv=3))
+    pipe.fit(X, y)
+    proba = pipe.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert pipe.score(X, y) > 0.95
+    np.testing.assert_allclose(np.exp(pipe.predict_log_proba(X)), proba)
+
+
+@parametrize_with_checks(
+    [
+        # Plain GD on the checks' unscaled data (features near 100, scale 20)
+        # needs a step below 4e-4 for some checks and far larger ones for the
+        # class-weight check; the diagonal preconditioner serves both.
+        GDLogisticRegressionCV(
+            alphas=[0.1, 1.0], preconditioner="diagonal", max_iter=100
+        ),
+        GDLogisticRegressionCV(
+            alphas=[0.3], preconditioner="diagonal", solver="nesterov"
+        ),
+    ]
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+@pytest.mark.parametrize("case", ["breast_cancer", "iris"])
+def test_as_sklearn_predicts_the_same(case, breast_cancer):
+    # The oracle is scikit-learn's own LogisticRegression.predict_proba on the
+    # copied arrays: the same sigmoid/softmax of the same X @ coef_.T +
+    # intercept_, so only the last-bit rounding of two implementations
+    # differs (probabilities in [0, 1]: 1e-12 absolute is ~1e4 ulps).
+    X, y = breast_cancer if case == "breast_cancer" else _iris()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = GDLogisticRegressionCV([0.1, 1.0], Cs=[0.5, 2.0], cv=3, max_iter=50)
+        ours.fit(X, y)
+    exported = ours.as_sklearn()
+    assert exported.C == ours.C_
+    np.testing.assert_allclose(
+        exported.predict_proba(X), ours.predict_proba(X), rtol=0, atol=1e-12
+    )
+    np.testing.assert_array_equal(exported.predict(X), ours.predict(X))
+
+
+@pytest.mark.parametrize("scoring", ["neg_log_loss", "balanced_accuracy"])
+def test_other_scorers_match_grid_search(scoring, breast_cancer):
+    # Any scorer but accuracy scores each model as a GDLogisticRegression;
+    # the oracle scores the separately fitted ones (same iterates up to
+    # summation order, so 1e-6 as above).
+    X, y = breast_cancer
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    alphas, params = [0.03, 0.3], {"max_iter": 40, "tol": 1e-5}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = GDLogisticRegressionCV(alphas, cv=cv, scoring=scoring, **params)
+        ours.fit(X, y)
+        theirs = GridSearchCV(
+            GDLogisticRegression(**params), {"alpha": alphas}, cv=cv, scoring=scoring
+        ).fit(X, y)
+    _assert_same_search(ours, theirs, 3)
