@@ -4,20 +4,25 @@ Each entry says from which scikit-learn version it can be imported from a
 public location (or dropped) so that this module can shrink over time.
 """
 
+import numpy as np
 import sklearn
 from sklearn.base import _fit_context  # private; public API pending upstream
+from sklearn.utils._array_api import (  # private; all in 1.6 (our minimum)
+    _max_precision_float_dtype,
+    get_namespace,
+    get_namespace_and_device,
+)
 from sklearn.utils._param_validation import (  # private; stable since 1.2
     Hidden,
     Interval,
     StrOptions,
 )
+from sklearn.utils.multiclass import (  # private; stable since 0.16
+    _check_partial_fit_first_call,
+)
 from sklearn.utils.validation import (
     _check_sample_weight,  # private; `ensure_non_negative` since 1.6
     validate_data,  # public since 1.6 (our minimum)
-)
-
-from sklearn.utils.multiclass import (  # private; stable since 0.16
-    _check_partial_fit_first_call,
 )
 
 SKLEARN_VERSION = tuple(int(p) for p in sklearn.__version__.split(".")[:2])
@@ -56,6 +61,35 @@ else:  # pragma: no cover - depends on the installed version
         """Stand-in on scikit-learn < 1.9: no ``set_callbacks``, no callbacks."""
 
 
+def to_numpy(array, xp):
+    """``array`` (of namespace ``xp``) as a NumPy array on the host.
+
+    ``sklearn.utils._array_api.move_to`` (private) where it exists,
+    ``_convert_to_numpy`` on older versions such as 1.6.
+    """
+    if xp.__name__ in ("numpy", "array_api_compat.numpy"):
+        return np.asarray(array)
+    try:
+        from sklearn.utils._array_api import move_to
+    except ImportError:  # pragma: no cover - scikit-learn < 1.8
+        from sklearn.utils._array_api import _convert_to_numpy
+
+        return _convert_to_numpy(array, xp)
+    return move_to(array, xp=np, device="cpu")
+
+
+def check_same_namespace(X, estimator, *, attribute, method):
+    """scikit-learn >= 1.9's check that X matches the fit's namespace/device.
+
+    A no-op on older versions (drop the fallback at 1.9).
+    """
+    try:
+        from sklearn.utils._array_api import check_same_namespace as check
+    except ImportError:  # pragma: no cover - scikit-learn < 1.9
+        return
+    check(X, estimator, attribute=attribute, method=method)
+
+
 __all__ = [
     "SKLEARN_VERSION",
     "CallbackSupportMixin",
@@ -65,7 +99,12 @@ __all__ = [
     "_check_partial_fit_first_call",
     "_check_sample_weight",
     "_fit_context",
+    "_max_precision_float_dtype",
+    "check_same_namespace",
     "compute_class_weight",
+    "get_namespace",
+    "get_namespace_and_device",
     "sklearn_callback",
+    "to_numpy",
     "validate_data",
 ]

@@ -65,6 +65,13 @@ def _log(verbose, k, J, gnorm, step):
         )
 
 
+def _max_abs(objective, a):
+    """``max |a|`` as a float (0 if empty), in the objective's own namespace."""
+    if hasattr(objective, "max_abs"):
+        return objective.max_abs(a)
+    return float(np.max(np.abs(a), initial=0.0))
+
+
 def _stop_requested(on_iter, k, theta, J):
     return on_iter is not None and bool(on_iter(k, theta, J))
 
@@ -109,7 +116,7 @@ def gradient_descent(
     k = 0
     while k < max_iter:
         theta_new = objective.prox(theta - step * dtheta, step)
-        gnorm = float(np.max(np.abs(theta - theta_new), initial=0.0)) / step
+        gnorm = _max_abs(objective, theta - theta_new) / step
         if gnorm <= tol:
             converged = True
             break
@@ -167,7 +174,7 @@ def accelerated_gradient(
     k = 0
     while k < max_iter:
         x_new = objective.prox(y - step * dy, step)
-        gnorm = float(np.max(np.abs(y - x_new), initial=0.0)) / step
+        gnorm = _max_abs(objective, y - x_new) / step
         if plain and gnorm <= tol:
             converged = True
             break

@@ -1,0 +1,336 @@
+"""The cost J in any array-API namespace: torch, CuPy, array-api-strict.
+
+With ``sklearn.set_config(array_api_dispatch=True)``, a non-NumPy X is
+fitted in its own namespace and on its own device: X, the labels, the
+weights, ``theta`` and every intermediate stay there; per iteration only two
+scalars come back to Python (``J`` and the max-norm of the step, which the
+solvers' tests need). Labels and weights are encoded once on the host (they
+are 1-D), then moved to X's device. The layout, coordinates and formulas are
+those of :class:`LogisticObjective` (read its module docstring); only the
+array library differs.
+"""
+
+import numpy as np
+from sklearn import config_context, get_config
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+from ._compat import (
+    _max_precision_float_dtype,
+    get_namespace,
+    get_namespace_and_device,
+    to_numpy,
+    validate_data,
+)
+from ._dispatch import resolve_preconditioner
+from ._lanczos import lambda_max
+from ._loss import CURVATURE_BOUND
+
+_NUMPY_NAMES = ("numpy", "array_api_compat.numpy")
+_ROWS_BYTES = 1 << 26  # row chunks of about 64 MiB for the moments' temporaries
+
+
+def is_array_api_input(X):
+    """Whether X is to be fitted in its own (non-NumPy) array namespace."""
+    if not get_config()["array_api_dispatch"]:
+        return False
+    return not xp_name_is_numpy(get_namespace(X)[0])
+
+
+def xp_name_is_numpy(xp):
+    return xp.__name__ in _NUMPY_NAMES
+
+
+class _Raw:
+    """Holder of raw predictions ``Z`` (namespaces need not support ``out=``)."""
+
+    Z = None
+
+
+class ArrayAPIObjective:
+    """:class:`LogisticObjective`'s interface and math in namespace ``xp``.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+        Float32 or float64, in namespace ``xp`` on ``device``.
+    y : array of shape (n_samples,)
+        Class indices (int), same namespace and device.
+    s : array of shape (n_samples,)
+        Non-negative sample weights, X's dtype, same namespace and device.
+    n_classes, C, l1_ratio, fit_intercept, preconditioner
+        As in :class:`LogisticObjective`.
+    """
+
+    def __init__(
+        self, X, y, s, *, n_classes, C, l1_ratio, fit_intercept, preconditioner
+    ):
+        xp, _, device = get_namespace_and_device(X)
+        self.xp, self.device, self.X = xp, device, X
+        self.xp_dtype = X.dtype
+        self.dtype = np.dtype("float32" if X.dtype == xp.float32 else "float64")
+        self.n_features = X.shape[1]
+        self.kind = "binary" if n_classes == 2 else "multinomial"
+        self.n_out = 1 if n_classes == 2 else n_classes
+        self.fit_intercept = fit_intercept
+        S = float(xp.sum(s))
+        self.sum_weights = S
+        self.s = s / S
+        classes = xp.arange(self.n_out if self.n_out > 1 else 2, device=device)
+        Y = xp.astype(y[:, None] == classes[None, :], X.dtype)  # one-hot
+        self.Y = Y[:, 1:] if self.kind == "binary" else Y
+        penalty = 0.0 if np.isinf(C) else 1.0 / (C * S)
+        self.l2 = (1.0 - l1_ratio) * penalty
+        self.l1 = l1_ratio * penalty
+        self._setup_preconditioner(preconditioner)
+
+    def _setup_preconditioner(self, preconditioner):
+        xp, d = self.xp, self.n_features
+        if preconditioner is None:
+            mean, var = xp.zeros(d, dtype=self.xp_dtype, device=self.device), None
+            scale = xp.ones(d, dtype=self.xp_dtype, device=self.device)
+        else:
+            mean, var = self._column_moments()
+            if not self.fit_intercept:
+                var = var + mean**2
+                mean = xp.zeros_like(mean)
+            scale = xp.sqrt(var + self.l2 / CURVATURE_BOUND[self.kind])
+            scale = xp.where(scale == 0.0, xp.ones_like(scale), scale)
+        self._mean, self._scale = mean[:, None], scale[:, None]
+        self.mean, self.scale = to_numpy(mean, xp), to_numpy(scale, xp)
+
+    def _column_moments(self):
+        """Weighted mean and (two-pass) variance of X's columns, in chunks."""
+        xp, X, s = self.xp, self.X, self.s
+        step = max(1, _ROWS_BYTES // (8 * max(self.n_features, 1)))
+        n = X.shape[0]
+        chunks = [slice(i, min(i + step, n)) for i in range(0, n, step)]
+        mean = sum(s[rows] @ X[rows, :] for rows in chunks)
+        var = sum(s[rows] @ (X[rows, :] - mean) ** 2 for rows in chunks)
+        return xp.asarray(mean), xp.asarray(var)
+
+    @property
+    def n_dof(self):
+        """Number of rows of ``theta``."""
+        return self.n_features + int(self.fit_intercept)
+
+    # ------------------------------------------- coordinates, conversions
+    def to_original(self, theta):
+        """``(w, b)`` of shapes (d, n_out), (n_out,), in ``xp``."""
+        w = theta[: self.n_features, :] / self._scale
+        if self.fit_intercept:
+            return w, theta[-1, :] - xp_vecmat(self.xp, self._mean[:, 0], w)
+        return w, self.xp.zeros(self.n_out, dtype=self.xp_dtype, device=self.device)
+
+    def from_original(self, w, b):
+        """``theta`` on the device, from ``(w, b)`` (NumPy or ``xp``)."""
+        xp = self.xp
+        w = xp.asarray(w, dtype=self.xp_dtype, device=self.device)
+        b = xp.asarray(b, dtype=self.xp_dtype, device=self.device)
+        rows = [w * self._scale]
+        if self.fit_intercept:
+            rows.append((b + xp_vecmat(xp, self._mean[:, 0], w))[None, :])
+        return xp.concat(rows, axis=0)
+
+    def as_output(self, a):
+        """A fitted attribute: a copy, in ``xp`` on the device."""
+        return self.xp.asarray(a, copy=True)
+
+    def to_numpy(self, a):
+        """A (possibly foreign) array as NumPy, for warm starts."""
+        return to_numpy(a, get_namespace(a)[0])
+
+    def history(self, cost_history):
+        """``cost_history_`` in ``xp`` (scikit-learn's checks want X's namespace)."""
+        dtype = _max_precision_float_dtype(self.xp, self.device)  # float64 mostly
+        return self.xp.asarray(cost_history, dtype=dtype, device=self.device)
+
+    # ------------------------------------------------ value, gradient
+    def penalty_xp(self, theta):
+        w, _ = self.to_original(theta)
+        xp = self.xp
+        return 0.5 * self.l2 * xp.sum(w * w) + self.l1 * xp.sum(xp.abs(w))
+
+    def penalty(self, theta):
+        """``l2/2 ||w||^2 + l1 ||w||_1`` as a float."""
+        return float(self.penalty_xp(theta))
+
+    def new_raw(self):
+        """A holder for raw predictions (filled by :meth:`value_grad_pass`)."""
+        return _Raw()
+
+    def raw_prediction(self, theta):
+        """``Z = X @ w + b`` of shape (n_samples, n_out)."""
+        w, b = self.to_original(theta)
+        return self.X @ w + b
+
+    def _loss_residual(self, Z, Z_grad):
+        """Weighted loss sum at ``Z`` (0-d array), ``R = s (p - Y)`` at Z_grad."""
+        xp, s, Y = self.xp, self.s, self.Y
+        if self.kind == "binary":
+            e = xp.exp(-xp.abs(Z))  # stable: log(1 + e^z) = max(z, 0) + log1p(e)
+            loss = _positive_part(xp, Z) + xp.log1p(e) - Y * Z
+            if Z_grad is not Z:
+                e = xp.exp(-xp.abs(Z_grad))
+            P = xp.where(Z_grad >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        else:
+            m = xp.max(Z, axis=1, keepdims=True)
+            log_norm = xp.log(xp.sum(xp.exp(Z - m), axis=1, keepdims=True)) + m
+            loss = log_norm - xp.sum(Y * Z, axis=1, keepdims=True)
+            m = xp.max(Z_grad, axis=1, keepdims=True)
+            E = xp.exp(Z_grad - m)
+            P = E / xp.sum(E, axis=1, keepdims=True)
+        return xp.sum(s * loss[:, 0]), s[:, None] * (P - Y)
+
+    def value_grad_pass(self, theta, Z, momentum=None):
+        """``J`` at theta and the smooth gradient (at Nesterov's point).
+
+        As :meth:`LogisticObjective.value_grad_pass`: ``Z`` (a holder from
+        :meth:`new_raw`) receives ``X @ w + b``; with ``momentum = (beta,
+        theta_prev, Z_prev)`` the gradient is taken at the extrapolated point
+        from extrapolated raw predictions. One ``float`` comes back.
+        """
+        Z_val = self.raw_prediction(theta)
+        Z_grad, theta_grad = Z_val, theta
+        if momentum is not None:
+            beta, theta_prev, Z_prev = momentum
+            theta_grad = theta + beta * (theta - theta_prev)
+            Z_grad = Z_val + beta * (Z_val - Z_prev.Z)
+        if Z is not None:
+            Z.Z = Z_val
+        data, R = self._loss_residual(Z_val, Z_grad)
+        value = float(data + self.penalty_xp(theta))
+        return value, self._solver_gradient(theta_grad, self.X.T @ R, R)
+
+    def value_grad_from_raw(self, theta, Z):
+        """``J`` and the gradient at theta from its raw predictions."""
+        Z = Z.Z if isinstance(Z, _Raw) else Z
+        data, R = self._loss_residual(Z, Z)
+        value = float(data + self.penalty_xp(theta))
+        return value, self._solver_gradient(theta, self.X.T @ R, R)
+
+    def value_from_raw(self, theta, Z):
+        """``J`` at theta given its raw predictions (array or holder)."""
+        Z = Z.Z if isinstance(Z, _Raw) else Z
+        return float(self._loss_residual(Z, Z)[0] + self.penalty_xp(theta))
+
+    def value_grad(self, theta):
+        """``J`` and the smooth gradient at ``theta``; one pass over X."""
+        return self.value_grad_pass(theta, None)
+
+    def value(self, theta):
+        """``J`` at ``theta``."""
+        return self.value_from_raw(theta, self.raw_prediction(theta))
+
+    def _solver_gradient(self, theta, G, R):
+        xp = self.xp
+        w, _ = self.to_original(theta)
+        db = xp.sum(R, axis=0)
+        grad = [(G + self.l2 * w - self._mean * db[None, :]) / self._scale]
+        if self.fit_intercept:
+            grad.append(db[None, :])
+        return xp.concat(grad, axis=0)
+
+    # ------------------------------------------------ prox, norms, bound
+    def prox(self, theta, step):
+        """Soft-threshold the weights (the L1 proximal step); intercept kept."""
+        if self.l1 == 0.0:
+            return theta
+        xp, d = self.xp, self.n_features
+        w = theta[:d, :]
+        threshold = (step * self.l1) / self._scale
+        w = xp.sign(w) * _positive_part(xp, xp.abs(w) - threshold)
+        return xp.concat([w, theta[d:, :]], axis=0)
+
+    def max_abs(self, a):
+        """``max |a|`` as a float (0 for an empty array)."""
+        return float(self.xp.max(self.xp.abs(a))) if a.shape[0] else 0.0
+
+    def lipschitz(self, n_vectors=1, max_iter=12, rtol=1e-3):
+        """As :meth:`LogisticObjective.lipschitz`; products on the device."""
+        xp, d = self.xp, self.n_features
+
+        def gram_times(V):  # A^T diag(s) A V with A = [(X - mean)/scale, 1]
+            V = xp.asarray(V, dtype=self.xp_dtype, device=self.device)
+            U = V[:d, :] / self._scale
+            c = (
+                V[d, :] - xp_vecmat(xp, self._mean[:, 0], U)
+                if self.fit_intercept
+                else 0
+            )
+            R = self.s[:, None] * (self.X @ U + c)
+            colsum = xp.sum(R, axis=0)
+            rows = [(self.X.T @ R - self._mean * colsum[None, :]) / self._scale]
+            if self.fit_intercept:
+                rows.append(colsum[None, :])
+            return to_numpy(xp.concat(rows, axis=0), xp).astype(np.float64)
+
+        lam = lambda_max(gram_times, self.n_dof, n_vectors, max_iter, rtol)
+        reg = self.l2 * float(np.max(1.0 / self.scale**2)) if d else 0.0
+        return CURVATURE_BOUND[self.kind] * lam + reg
+
+
+def _positive_part(xp, a):
+    """``max(a, 0)``, exactly (a scalar operand is not portable to maximum)."""
+    return (a + xp.abs(a)) / 2
+
+
+def xp_vecmat(xp, v, M):
+    """``v @ M`` for a vector v and a matrix M (1-D result)."""
+    return (v[None, :] @ M)[0, :]
+
+
+# -------------------------------------------------------------------- fit
+def prepare_array_api(est, X, y, sample_weight):
+    """Validate array-API inputs and build the objective on X's device.
+
+    ``y`` and ``sample_weight`` may come from another namespace or device:
+    they are encoded on the host, then moved to X's device once.
+
+    Returns
+    -------
+    objective : ArrayAPIObjective
+    classes : ndarray of shape (n_classes,)
+    """
+    preconditioner = resolve_preconditioner(est, "array-API")
+    xp, _ = get_namespace(X)
+    X = validate_data(est, X, dtype=[xp.float64, xp.float32])
+    _, _, device = get_namespace_and_device(X)
+    y = column_or_1d(to_numpy(y, get_namespace(y)[0]), warn=True)
+    if sample_weight is not None:  # to the host, from any namespace
+        sample_weight = to_numpy(sample_weight, get_namespace(sample_weight)[0])
+    check_consistent_length(X, y)
+    check_classification_targets(y)
+    classes, y_enc = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise ValueError(
+            "This solver needs samples of at least 2 classes in the data, "
+            f"but the data contains only one class: {classes[0]!r}."
+        )
+    with config_context(array_api_dispatch=False):  # weights on the host
+        s = est._sample_weights(
+            np.empty((X.shape[0], 0)), y, y_enc, classes, sample_weight
+        )
+    objective = ArrayAPIObjective(
+        X,
+        xp.asarray(y_enc, device=device),
+        xp.asarray(s, dtype=X.dtype, device=device),
+        n_classes=classes.size,
+        C=est.C,
+        l1_ratio=est.l1_ratio,
+        fit_intercept=est.fit_intercept,
+        preconditioner=preconditioner,
+    )
+    return objective, classes
+
+
+def predict_proba_xp(est, X, log=False):
+    """(Log-)probabilities of an array-API X, in its namespace and device."""
+    xp, _ = get_namespace(X)
+    scores = est.decision_function(X)
+    if scores.ndim == 1:  # [1 - sigmoid(s), sigmoid(s)] = softmax([0, s])
+        scores = xp.stack([xp.zeros_like(scores), scores], axis=1)
+    m = xp.max(scores, axis=1, keepdims=True)
+    shifted = scores - m
+    log_norm = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+    return shifted - log_norm if log else xp.exp(shifted - log_norm)

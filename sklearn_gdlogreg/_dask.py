@@ -1,0 +1,289 @@
+"""The cost J on a dask array: every pass computed where the row blocks live.
+
+X is a dask array chunked by rows (its columns are merged into one chunk).
+The coefficients ``theta`` stay a small NumPy array on the client. Each pass
+over X is one task per row block that computes that block's share of the
+data term and of the gradient, ``s_b . L_b`` and ``X_b.T @ R_b``, where the
+block lives; only these d-sized vectors travel, summed by one last task.
+Raw predictions are never kept nor gathered: each task recomputes its
+``X_b @ w + b`` (the block is read twice, in cache, as in the in-memory
+fused pass). X, y and the weights are persisted once, before the first pass.
+
+Everything that does not touch X (coordinates, penalty, gradient chain rule,
+prox) is :class:`LogisticObjective`'s own code, so the iterates are those of
+the in-memory path up to the order of the floating-point sums.
+"""
+
+import sys
+from functools import cache
+
+import numpy as np
+
+from ._lanczos import lambda_max
+from ._loss import CURVATURE_BOUND, binary_loss_gradient, multinomial_loss_gradient
+from ._objective import LogisticObjective
+
+
+def is_dask_array(X):
+    """Whether X is a dask array (without importing dask)."""
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(X, da.Array)
+
+
+# Rows per sub-block inside a task: about 2 MiB of X, so that the block is
+# still in cache when it is read the second time (X_b.T @ R_b).
+_SUB_BLOCK_BYTES = 1 << 21
+
+
+def _sub_blocks(X_b):
+    step = max(1, _SUB_BLOCK_BYTES // max(X_b.shape[1] * X_b.itemsize, 1))
+    return [slice(i, i + step) for i in range(0, X_b.shape[0], step)]
+
+
+def _block_terms(X_b, y_b, s_b, W, b, kind, n_out):
+    """One block's share: ``[s.L, (X_b.T @ R_b).ravel(), sum R_b]``, 1 row.
+
+    ``W`` holds the weights where J is evaluated in its first ``n_out``
+    columns and, when it has twice as many, those where the gradient is
+    taken in the others (Nesterov's extrapolated point).
+    """
+    loss_gradient = (
+        (lambda Z, y: binary_loss_gradient(Z[:, 0], y))
+        if kind == "binary"
+        else multinomial_loss_gradient
+    )
+    value, G, db = 0.0, np.zeros((X_b.shape[1], n_out)), np.zeros(n_out)
+    for rows in _sub_blocks(X_b):
+        X_r, y_r, s_r = X_b[rows], y_b[rows], s_b[rows]
+        Z = X_r @ W
+        Z += b
+        loss, dZ = loss_gradient(Z[:, :n_out], y_r)
+        if W.shape[1] > n_out:
+            _, dZ = loss_gradient(Z[:, n_out:], y_r)
+        dZ = dZ.reshape(len(y_r), n_out) * s_r[:, None]  # R = s * (p - y)
+        G += X_r.T @ dZ
+        db += dZ.sum(axis=0)
+        value += float(np.dot(s_r, loss))
+    return np.concatenate([[value], G.ravel(), db])[None, :]
+
+
+def _block_gram(X_b, s_b, U, c):
+    """One block's share of ``A^T diag(s) A V``: ``[X_b.T @ R_b; sum R_b]``."""
+    R = X_b @ U
+    R += c
+    R *= s_b[:, None]
+    return np.concatenate([X_b.T @ R, R.sum(axis=0)[None, :]]).ravel()[None, :]
+
+
+# Up to this many blocks, their d-sized parts are summed on the client (one
+# scheduling hop less per pass); more are summed by a tree of tasks first.
+_GATHER_PARTS = 32
+
+
+def _blockwise_sum(func, width, X, *vectors, **params):
+    """``sum_b func(X_b, v_b..., **params)`` over X's row blocks, computed."""
+    import dask.array as da
+
+    args = [X, "ij"]
+    for v in vectors:
+        args += [v, "i"]
+    parts = da.blockwise(
+        func,
+        "ij",
+        *args,
+        adjust_chunks={"i": 1, "j": width},
+        dtype=np.float64,
+        meta=np.empty((0, 0)),
+        **params,
+    )
+    # Dask runs the blocks in parallel already: BLAS threads inside them only
+    # oversubscribe the cores (10x slower on a busy 2-core machine). The
+    # limit is process-wide, so it holds for the threaded scheduler's
+    # workers; distributed's worker processes start single-threaded anyway.
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        if parts.numblocks[0] <= _GATHER_PARTS:  # one hop less to the client
+            return parts.compute().sum(axis=0)
+        return parts.sum(axis=0, split_every=_GATHER_PARTS).compute()
+
+
+def _beside(X, v):
+    """``v``, with each block computed (and kept) where X's block lives."""
+    import dask.array as da
+
+    return da.blockwise(
+        _second, "i", X, "ij", v, "i", concatenate=True, dtype=v.dtype,
+        meta=np.empty(0, v.dtype),
+    )  # fmt: skip
+
+
+def _second(X_b, v_b):
+    return _aligned(v_b)
+
+
+def _aligned(a):
+    """``a``, copied if its data is misaligned for its dtype.
+
+    Blocks received from another process (scattered, or moved between
+    workers) can start at any byte; NumPy and BLAS then take slow paths,
+    ten times slower per pass. Aligned blocks are returned as they are.
+    """
+    return a if a.flags.aligned else a.copy()
+
+
+@cache
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
+
+    return ThreadpoolController()
+
+
+class DaskLogisticObjective(LogisticObjective):
+    """:class:`LogisticObjective` on dask arrays: blockwise passes, d-sized sums.
+
+    Parameters
+    ----------
+    X : dask array of shape (n_samples, n_features)
+        Float32 or float64, chunked by rows (known chunk sizes).
+    y : dask array of shape (n_samples,)
+        Binary: 0/1 labels in X's dtype. Multinomial: int class indices.
+    sample_weight : dask array of shape (n_samples,)
+        Non-negative weights ``s_i``.
+    n_classes, C, l1_ratio, fit_intercept, preconditioner
+        As in :class:`LogisticObjective`.
+    """
+
+    xp = np  # namespace of theta and of the fitted coefficients
+    as_output = staticmethod(np.ascontiguousarray)
+    to_numpy = staticmethod(np.asarray)
+    history = staticmethod(np.asarray)
+
+    def __init__(
+        self,
+        X,
+        y,
+        sample_weight,
+        *,
+        n_classes,
+        C,
+        l1_ratio,
+        fit_intercept,
+        preconditioner,
+    ):
+        import dask
+
+        X = X.rechunk({1: -1})  # whole rows per block
+        rows = X.chunks[0]
+        self.dtype = np.dtype(X.dtype)
+        self.n_features = X.shape[1]
+        self.kind = "binary" if n_classes == 2 else "multinomial"
+        self.n_out = 1 if n_classes == 2 else n_classes
+        self.fit_intercept = fit_intercept
+        sample_weight = sample_weight.astype(np.float64).rechunk((rows,))
+        S = float(sample_weight.sum().compute())
+        self.sum_weights = S
+        s = (sample_weight / S).astype(self.dtype)
+        y, s = (_beside(X, v.rechunk((rows,))) for v in (y, s))
+        X = X.map_blocks(_aligned, dtype=X.dtype)
+        self.X, self.y, self.s = dask.persist(X, y, s)
+        penalty = 0.0 if np.isinf(C) else 1.0 / (C * S)
+        self.l2 = (1.0 - l1_ratio) * penalty
+        self.l1 = l1_ratio * penalty
+        self._setup_preconditioner(preconditioner)
+
+    def _setup_preconditioner(self, preconditioner):
+        # LogisticObjective's, with the weighted moments taken blockwise.
+        d = self.n_features
+        if preconditioner is None:
+            self.mean, self.scale = np.zeros(d), np.ones(d)
+        else:
+            s = self.s.astype(np.float64)
+            mean = (s @ self.X).compute()
+            var = (s @ (self.X - mean) ** 2).compute()  # two-pass, as in memory
+            if not self.fit_intercept:
+                var = var + mean**2
+                mean = np.zeros(d)
+            scale = np.sqrt(var + self.l2 / CURVATURE_BOUND[self.kind])
+            scale[scale == 0.0] = 1.0
+            self.mean, self.scale = mean, scale
+        self._mean = self.mean.astype(self.dtype)[:, None]
+        self._scale = self.scale.astype(self.dtype)[:, None]
+
+    def new_raw(self):
+        """No buffer: raw predictions are recomputed block by block."""
+        return None
+
+    def raw_prediction(self, theta):
+        """Lazy ``X @ w + b``: a dask array, never computed here."""
+        w, b = self.to_original(theta)
+        return self.X @ w + b
+
+    def _pass(self, theta, theta_grad=None):
+        """J's data term at theta and ``X.T @ R``, ``sum R`` at theta_grad."""
+        w, b = self.to_original(theta)
+        if theta_grad is not None:
+            w_g, b_g = self.to_original(theta_grad)
+            w, b = np.hstack([w, w_g]), np.concatenate([b, b_g])
+        d, k = self.n_features, self.n_out
+        out = _blockwise_sum(
+            _block_terms, 1 + (d + 1) * k, self.X, self.y, self.s,
+            W=w, b=b, kind=self.kind, n_out=k,
+        )  # fmt: skip
+        G = out[1 : 1 + d * k].reshape(d, k).astype(self.dtype)
+        return float(out[0]), G, out[1 + d * k :].astype(self.dtype)
+
+    def value(self, theta):
+        """``J`` at ``theta``; one blockwise pass."""
+        return self.value_grad(theta)[0]
+
+    def value_from_raw(self, theta, Z):
+        """``J`` at ``theta`` (``Z`` is not used: recomputed where it lives)."""
+        return self.value(theta)
+
+    def value_grad(self, theta):
+        """``J`` and the smooth gradient at ``theta``; one blockwise pass."""
+        data, G, db = self._pass(theta)
+        return data + self.penalty(theta), self._solver_gradient(theta, G, db)
+
+    def value_grad_from_raw(self, theta, Z):
+        """As :meth:`value_grad` (``Z`` is not used)."""
+        return self.value_grad(theta)
+
+    def value_grad_pass(self, theta, Z, momentum=None):
+        """``J`` at theta and the gradient at theta or Nesterov's point.
+
+        As :meth:`LogisticObjective.value_grad_pass`, in one blockwise pass;
+        ``Z`` and the previous raw predictions are not used.
+        """
+        if momentum is None:
+            return self.value_grad(theta)
+        beta, theta_prev, _ = momentum
+        theta_grad = theta + beta * (theta - theta_prev)
+        data, G, db = self._pass(theta, theta_grad)
+        value = data + self.penalty(theta)
+        return value, self._solver_gradient(theta_grad, G, db)
+
+    def max_abs(self, a):
+        """``max |a|`` as a float (0 for an empty array)."""
+        return float(np.max(np.abs(a), initial=0.0))
+
+    def lipschitz(self, n_vectors=1, max_iter=12, rtol=1e-3):
+        """As :meth:`LogisticObjective.lipschitz`, one blockwise pass a product."""
+        d, p = self.n_features, self.n_dof
+        mean, scale = self.mean[:, None], self.scale[:, None]
+
+        def gram_times(V):  # A^T diag(s) A V, A = [(X - mean)/scale, 1]
+            m = V.shape[1]
+            U = V[:d] / scale
+            c = V[d] - self.mean @ U if self.fit_intercept else np.zeros(m)
+            out = _blockwise_sum(
+                _block_gram, (d + 1) * m, self.X, self.s,
+                U=U.astype(self.dtype), c=c.astype(self.dtype),
+            ).reshape(d + 1, m)  # fmt: skip
+            rows = [(out[:d] - mean * out[d]) / scale]
+            if self.fit_intercept:
+                rows.append(out[d][None, :])
+            return np.concatenate(rows)
+
+        lam = lambda_max(gram_times, p, n_vectors, max_iter, rtol)
+        reg = self.l2 * float(np.max(1.0 / self.scale**2)) if d else 0.0
+        return CURVATURE_BOUND[self.kind] * lam + reg

@@ -1,0 +1,167 @@
+"""What the estimator needs for dask input: validation, and lazy predictions.
+
+:func:`prepare_dask` validates dask inputs without gathering anything
+n-sized and builds a :class:`~._dask.DaskLogisticObjective`;
+:class:`DaskPredictMixin` and :func:`lazy_predict` keep the predictions of a
+dask array lazy, computed block by block with the NumPy methods.
+"""
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+
+from ._compat import compute_class_weight
+from ._dask import DaskLogisticObjective, is_dask_array
+from ._dispatch import resolve_preconditioner
+
+
+def prepare_dask(est, X, y, sample_weight):
+    """Validate dask inputs and build the objective, gathering nothing n-sized.
+
+    X, y and the weights are persisted where they are computed (on the
+    cluster's workers); only the classes, class counts and a few scalars
+    come back to the client.
+
+    Returns
+    -------
+    objective : DaskLogisticObjective
+    classes : ndarray of shape (n_classes,)
+    """
+    import dask
+    import dask.array as da
+
+    preconditioner = resolve_preconditioner(est, "dask")
+    if X.ndim != 2 or any(np.isnan(c) for c in X.chunks[0]):
+        raise ValueError(
+            f"X must be a 2-D dask array with known chunk sizes, got shape "
+            f"{X.shape}; call X.compute_chunk_sizes() first."
+        )
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    rows = X.chunks[0]
+    y = da.asarray(y)
+    if y.shape != X.shape[:1]:
+        raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}.")
+    y = y.rechunk((rows,))
+    s = (
+        da.ones(X.shape[0], chunks=(rows,))
+        if sample_weight is None
+        else da.asarray(sample_weight).astype(np.float64).rechunk((rows,))
+    )
+    if s.shape != X.shape[:1]:
+        raise ValueError(f"sample_weight must have shape ({X.shape[0]},).")
+    X, y, s = dask.persist(X.rechunk({1: -1}), y, s)  # read X's source once
+    classes, finite, negative = dask.compute(
+        da.unique(y), da.isfinite(X).all(), (s < 0).any()
+    )
+    if not finite:
+        raise ValueError("Input X contains NaN or infinity.")
+    if negative:
+        raise ValueError("Negative values in data passed to `sample_weight`.")
+    classes = np.unique(classes)
+    check_classification_targets(classes)
+    if classes.size < 2:
+        raise ValueError(
+            "This solver needs samples of at least 2 classes in the data, "
+            f"but the data contains only one class: {classes[0]!r}."
+        )
+    y_enc = y.map_blocks(_encode, classes=classes, dtype=np.intp)
+    s = _class_weighted(est.class_weight, s, y_enc, classes)
+    est.n_features_in_ = X.shape[1]
+    est.__dict__.pop("feature_names_in_", None)  # a dask array has no names
+    objective = DaskLogisticObjective(
+        X,
+        (y_enc == 1).astype(X.dtype) if classes.size == 2 else y_enc,
+        s,
+        n_classes=classes.size,
+        C=est.C,
+        l1_ratio=est.l1_ratio,
+        fit_intercept=est.fit_intercept,
+        preconditioner=preconditioner,
+    )
+    return objective, classes
+
+
+def _encode(y_b, classes):
+    return np.searchsorted(classes, y_b)
+
+
+def _take(i_b, table):
+    return table[i_b]
+
+
+def _class_weighted(class_weight, s, y_enc, classes):
+    """``s_i`` times the weight of sample i's class, lazily."""
+    import dask.array as da
+
+    if class_weight is None:
+        cw = np.ones(classes.size)
+    elif isinstance(class_weight, str):  # "balanced": S / (K S_k), as sklearn's
+        per_class = da.bincount(y_enc, weights=s, minlength=classes.size).compute()
+        with np.errstate(divide="ignore"):
+            cw = per_class.sum() / (classes.size * per_class)
+    else:
+        cw = compute_class_weight(
+            class_weight, classes=classes, y=classes, sample_weight=None
+        )
+    # A class whose samples all weigh zero gets an infinite balanced weight;
+    # its samples keep weight zero.
+    s = da.where(s > 0, s * y_enc.map_blocks(_take, table=cw, dtype=cw.dtype), 0.0)
+    if not float(s.sum().compute()) > 0:
+        raise ValueError(
+            "The sample weights (times the class weights) sum to zero: "
+            "at least one sample must have a positive weight."
+        )
+    return s
+
+
+def lazy_predict(est, method, X):
+    """``est.<method>`` of a dask array: a lazy dask array, block by block."""
+    X = X.rechunk({1: -1})
+    func = getattr(est, method)
+    n_classes = est.classes_.size
+    if method == "predict" or (method == "decision_function" and n_classes == 2):
+        dtype = est.classes_.dtype if method == "predict" else X.dtype
+        return X.map_blocks(func, drop_axis=1, dtype=dtype, meta=np.empty(0, dtype))
+    dtype = np.result_type(X.dtype, est.coef_.dtype)
+    return X.map_blocks(
+        func, chunks=(X.chunks[0], (n_classes,)), dtype=dtype,
+        meta=np.empty((0, 0), dtype),
+    )  # fmt: skip
+
+
+class DaskPredictMixin:
+    """``decision_function`` and ``predict`` of a dask array stay lazy."""
+
+    def decision_function(self, X):
+        """Decision values ``X @ coef_.T + intercept_`` (lazy for dask X).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray or dask array of shape (n_samples,) or (n_samples, n_classes)
+            A lazy dask array, computed block by block, when X is one.
+        """
+        if is_dask_array(X):
+            return lazy_predict(self, "decision_function", X)
+        return super().decision_function(X)
+
+    def predict(self, X):
+        """Predicted class labels (lazy for dask X).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        labels : ndarray or dask array of shape (n_samples,)
+            A lazy dask array, computed block by block, when X is one.
+        """
+        if is_dask_array(X):
+            return lazy_predict(self, "predict", X)
+        return super().predict(X)
