@@ -34,7 +34,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ParameterGrid
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils.class_weight import compute_class_weight
 from threadpoolctl import ThreadpoolController
 
 from ._batched import (
@@ -42,6 +41,7 @@ from ._batched import (
     batched_gradient_descent,
     diagonal_preconditioner,
 )
+from ._compat import compute_class_weight
 
 _RISE_RTOL = 1e-12  # as in _solvers: a rise of J beyond rounding
 # Below this many multiply-adds per product, one thread is faster (and far

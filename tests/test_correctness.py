@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
 from sklearn_gdlogreg import GDLogisticRegression
+from sklearn_gdlogreg._compat import SKLEARN_VERSION
 from sklearn_gdlogreg._objective import LogisticObjective
 
 # A tight fit: the (proximal) gradient max-norm below 1e-12 puts the iterate
@@ -28,7 +29,12 @@ TIGHT = dict(solver="nesterov", tol=1e-12, max_iter=200_000)
 
 def reference(X, y, *, C=1.0, l1_ratio=0.0, sample_weight=None, class_weight=None):
     solver = "newton-cholesky" if l1_ratio == 0 else "saga"
+    # scikit-learn < 1.8 reads l1_ratio only under penalty="elasticnet".
+    penalty = (
+        {} if SKLEARN_VERSION >= (1, 8) or l1_ratio == 0 else {"penalty": "elasticnet"}
+    )
     ref = LogisticRegression(
+        **penalty,
         C=C,
         l1_ratio=l1_ratio,
         solver=solver,

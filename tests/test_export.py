@@ -19,7 +19,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_gdlogreg import GDLogisticRegression
-from sklearn_gdlogreg._compat import SKLEARN_VERSION
 
 # The fitted arrays are copied, and LogisticRegression and our estimator
 # share decision_function (LinearClassifierMixin); only the final sigmoid /
@@ -51,12 +50,6 @@ def datasets(breast_cancer, three_classes):
     }
 
 
-# class_weight fails on scikit-learn 1.6 (a core bug pinned by
-# tests/test_fuzz.py::test_regression_class_weight_on_sklearn_16).
-needs_sklearn_17 = pytest.mark.skipif(
-    SKLEARN_VERSION < (1, 7), reason="class_weight needs scikit-learn >= 1.7 here"
-)
-
 CONFIGS = {
     "default": {},
     "l1": dict(l1_ratio=1.0, C=0.5),
@@ -65,13 +58,9 @@ CONFIGS = {
     "no_intercept": dict(fit_intercept=False),
     "balanced_nesterov": dict(class_weight="balanced", solver="nesterov"),
 }
-CONFIG_PARAMS = [
-    pytest.param(name, marks=needs_sklearn_17 if "balanced" in name else ())
-    for name in CONFIGS
-]
 
 
-@pytest.mark.parametrize("config", CONFIG_PARAMS)
+@pytest.mark.parametrize("config", list(CONFIGS))
 @pytest.mark.parametrize("data", ["binary", "multiclass", "binary_str"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_as_sklearn_same_model(datasets, data, config, dtype):
@@ -125,7 +114,6 @@ def test_as_sklearn_attributes_as_sklearn_fit_sets_them(datasets, data):
         assert (type(got), got.shape, got.dtype) == (type(want), want.shape, want.dtype)
 
 
-@needs_sklearn_17
 @pytest.mark.parametrize("data", ["binary", "multiclass"])
 def test_as_sklearn_parameters_describe_the_same_cost(datasets, data):
     """Refitting the exported model's clone reaches our minimiser."""
@@ -189,8 +177,6 @@ def test_onnx_reproduces_predict_proba(datasets, data):
 # --------------------------------------------------------------- persistence
 @pytest.fixture(scope="module")
 def fitted(datasets):
-    if SKLEARN_VERSION < (1, 7):
-        pytest.skip("class_weight needs scikit-learn >= 1.7 here")
     pd = pytest.importorskip("pandas")
     X, y = datasets["multiclass_str"]
     df = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])

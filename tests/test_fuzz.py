@@ -29,7 +29,6 @@ from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_gdlogreg import GDLogisticRegression
-from sklearn_gdlogreg._compat import SKLEARN_VERSION
 
 N_EXAMPLES = int(os.environ.get("GDLOGREG_FUZZ_EXAMPLES", 200))
 FUZZ = settings(
@@ -41,7 +40,7 @@ FUZZ = settings(
 
 # compute_class_weight(sample_weight=...) exists from scikit-learn 1.7 on;
 # see test_regression_class_weight_on_sklearn_16.
-CLASS_WEIGHTS = [None, "balanced"] if SKLEARN_VERSION >= (1, 7) else [None]
+CLASS_WEIGHTS = [None, "balanced"]
 
 
 # ----------------------------------------------------------------- problems
