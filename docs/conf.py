@@ -69,7 +69,7 @@ os.makedirs(os.path.join(_here, "generated"), exist_ok=True)
 with open(os.path.join(_here, "generated", "benchmarks_readme.inc"), "w") as _f:
     if os.path.exists(_readme):
         _f.write(
-            ".. literalinclude:: ../../benchmarks/README.md\n   :language: markdown\n"
+            ".. literalinclude:: ../benchmarks/README.md\n   :language: markdown\n"
         )
     else:
         _f.write("``benchmarks/README.md`` has not been written yet.\n")
