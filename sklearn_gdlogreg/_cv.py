@@ -199,6 +199,9 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
         "cv": ["cv_object"],
         "scoring": [StrOptions(set(get_scorer_names())), callable, None],
         "refit": ["boolean"],
+        # The batched search implements the plain and diagonal coordinates
+        # only; "cholesky" is refused here rather than silently ignored.
+        "preconditioner": [StrOptions({"auto", "diagonal"}), None],
     }
 
     def __init__(

@@ -290,3 +290,46 @@ class FusedPass:
             wk.G += wk.G_block
             wk.db += R.sum(axis=0)
         return value
+
+
+# Row blocks of the Gram pass: 4 MiB of X at a time.
+_GRAM_BLOCK_BYTES = 1 << 22
+
+
+def weighted_gram(X, s, *, center):
+    """Weighted column mean and centred Gram matrix of dense X.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    s : ndarray of shape (n_samples,)
+        Non-negative weights summing to one.
+    center : bool
+        Whether to centre the columns on their weighted mean.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_features,), float64
+        Zero when ``center`` is False.
+    M : ndarray of shape (n_features, n_features), float64
+        ``(X - mean)^T diag(s) (X - mean)``. Two passes over X in row blocks
+        (the mean, then the Gram matrix of ``sqrt(s) (X - mean)``, for which
+        NumPy calls BLAS's ``syrk``): temporaries of one block only, never
+        n_samples x n_features.
+    """
+    n, d = X.shape
+    s = np.asarray(s, dtype=np.float64)
+    step = max(1, _GRAM_BLOCK_BYTES // (8 * max(d, 1)))
+    blocks = [slice(i, min(i + step, n)) for i in range(0, n, step)]
+    mean = np.zeros(d)
+    if center:
+        for rows in blocks:
+            mean += s[rows] @ X[rows]
+    M = np.zeros((d, d))
+    for rows in blocks:
+        B = np.asarray(X[rows], dtype=np.float64) - mean  # one float64 block
+        B *= np.sqrt(s[rows])[:, None]
+        # NumPy's own BLAS (as every other product on X), not SciPy's: two
+        # OpenBLAS thread pools taking turns stall each other on 2 cores.
+        M += B.T @ B
+    return mean, M

@@ -25,6 +25,13 @@ so that ``X @ w + b = ((X - mean) / scale) @ w' + b'``: gradient descent on
 implicitly centred and scaled features, while X itself is never touched and
 the penalty stays on the original ``w`` (same minimiser). Without the
 preconditioner ``mean = 0`` and ``scale = 1``: the lecture's plain step.
+
+Cholesky preconditioner
+-----------------------
+``w = R^{-T} w'``, ``b = b' - mean . w`` with ``R`` the Cholesky factor of the
+weighted covariance of X plus ``(l2 / c) I``: implicitly whitened features,
+for which ``1/c`` is an exact step bound (see :mod:`._preconditioner`).
+Dense X and L2 only.
 """
 
 import numpy as np
@@ -42,6 +49,7 @@ from ._loss import (
     multinomial_block,
     multinomial_loss_gradient,
 )
+from ._preconditioner import CholeskyPreconditioner, check_cholesky_applicable
 
 
 class LogisticObjective:
@@ -63,9 +71,13 @@ class LogisticObjective:
         Elastic-net mixing, 0 = L2, 1 = L1.
     fit_intercept : bool
         Whether ``theta`` carries an (unpenalized) intercept row.
-    preconditioner : {"diagonal", None}
-        Work in implicitly standardized coordinates, or the plain ones.
+    preconditioner : {"diagonal", "cholesky", None}
+        Work in implicitly standardized or whitened coordinates, or the plain
+        ones. ``"cholesky"`` raises ValueError for sparse X, an L1 penalty or
+        more than ``_preconditioner.MAX_FEATURES`` features.
     """
+
+    _chol = None  # the CholeskyPreconditioner, when preconditioner="cholesky"
 
     def __init__(
         self,
@@ -124,6 +136,18 @@ class LogisticObjective:
     # ----------------------------------------------------------- setup
     def _setup_preconditioner(self, preconditioner):
         d = self.n_features
+        if preconditioner == "cholesky":
+            check_cholesky_applicable(self.X, self.l1)
+            self._chol = CholeskyPreconditioner.from_data(
+                self.X,
+                self.s,
+                l2=self.l2,
+                curvature=CURVATURE_BOUND[self.kind],
+                fit_intercept=self.fit_intercept,
+            )
+            self.mean, self.scale = self._chol.mean, None
+            self._mean, self._scale = self.mean.astype(self.dtype)[:, None], None
+            return
         if preconditioner is None:
             self.mean = np.zeros(d)
             self.scale = np.ones(d)
@@ -151,7 +175,11 @@ class LogisticObjective:
     # ------------------------------------------- coordinate changes
     def to_original(self, theta):
         """Map solver coordinates to ``(w, b)``: shapes (d, n_out), (n_out,)."""
-        w = theta[: self.n_features] / self._scale
+        if self._chol is None:
+            w = theta[: self.n_features] / self._scale
+        else:
+            w = self._chol.to_original(theta[: self.n_features])
+            w = w.astype(self.dtype, copy=False)
         if self.fit_intercept:
             b = theta[-1] - self._mean[:, 0] @ w
         else:
@@ -160,7 +188,10 @@ class LogisticObjective:
 
     def from_original(self, w, b):
         """Map ``(w, b)`` to solver coordinates (inverse of to_original)."""
-        rows = [w * self._scale]
+        if self._chol is None:
+            rows = [w * self._scale]
+        else:
+            rows = [self._chol.from_original(w)]
         if self.fit_intercept:
             rows.append((b + self._mean[:, 0] @ w)[None, :])
         return np.concatenate(rows).astype(self.dtype, copy=False)
@@ -248,8 +279,11 @@ class LogisticObjective:
         """Chain rule from ``G = X.T @ R``, ``db = sum R`` to solver coords."""
         w, _ = self.to_original(theta)
         dw = G + self.l2 * w  # dJ/dw in original coordinates
-        # Chain rule through w = w'/scale, b = b' - mean . w:
-        grad = [(dw - self._mean * db) / self._scale]
+        # Chain rule through w = w'/scale (or R^{-T} w'), b = b' - mean . w:
+        if self._chol is None:
+            grad = [(dw - self._mean * db) / self._scale]
+        else:
+            grad = [self._chol.chain(dw - self._mean * db)]
         if self.fit_intercept:
             grad.append(db[None, :])
         return np.concatenate(grad).astype(self.dtype, copy=False)
@@ -285,7 +319,14 @@ class LogisticObjective:
         iteration; ``alpha > 2/L`` may diverge. (The Ritz value approaches
         ``lambda_max`` from below; the curvature bound ``c`` is loose by far
         more, and the solvers backtrack should J ever rise.)
+
+        With the Cholesky preconditioner ``L = c`` exactly, without a pass
+        over X: the whitened, centred columns have identity weighted Gram
+        matrix (L2 term included) and are weighted-orthogonal to the
+        intercept column (see :mod:`._preconditioner`).
         """
+        if self._chol is not None:
+            return CURVATURE_BOUND[self.kind]
         d, p = self.n_features, self.n_dof
         k = min(n_vectors, p)
         mean, scale = self.mean[:, None], self.scale[:, None]

@@ -224,3 +224,10 @@ def test_other_scorers_match_grid_search(scoring, breast_cancer):
             GDLogisticRegression(**params), {"alpha": alphas}, cv=cv, scoring=scoring
         ).fit(X, y)
     _assert_same_search(ours, theirs, 3)
+
+
+def test_cholesky_preconditioner_is_refused_not_ignored():
+    X, y = load_iris(return_X_y=True)
+    search = GDLogisticRegressionCV(alphas=[0.1], preconditioner="cholesky")
+    with pytest.raises(ValueError, match="'preconditioner' parameter"):
+        search.fit(X, y)
