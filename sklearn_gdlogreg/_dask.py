@@ -152,11 +152,6 @@ class DaskLogisticObjective(LogisticObjective):
         As in :class:`LogisticObjective`.
     """
 
-    xp = np  # namespace of theta and of the fitted coefficients
-    as_output = staticmethod(np.ascontiguousarray)
-    to_numpy = staticmethod(np.asarray)
-    history = staticmethod(np.asarray)
-
     def __init__(
         self,
         X,

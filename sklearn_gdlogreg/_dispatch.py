@@ -2,18 +2,14 @@
 
 :func:`scale_out_preparation` picks, from X's type, the preparation of a dask
 array (:mod:`._dask`) or of an array-API array (:mod:`._array_api`, with
-``array_api_dispatch=True``); :func:`fit_scaled_out` then runs the same
-solvers as :meth:`GDLogisticRegression.fit` on the objective it built and
-sets the fitted attributes. NumPy, SciPy sparse and list input keep the
+``array_api_dispatch=True``); :func:`fit_scaled_out` then hands the objective it
+built to the estimator's own solve step. NumPy, SciPy sparse and list input keep the
 estimator's own path (the factory returns None).
 """
 
-import numpy as np
 from sklearn import get_config
-from sklearn.utils import check_random_state
 
 from ._compat import check_same_namespace
-from ._solvers import SOLVERS
 
 
 def scale_out_preparation(X):
@@ -37,40 +33,10 @@ def fit_scaled_out(est, prepare, X, y, sample_weight):
     """``est.fit`` on a dask or array-API X: same solvers, same attributes.
 
     The coefficients come back in the objective's output namespace
-    (``objective.as_output``); ``cost_history_`` is a NumPy array.
+    (``objective.as_output``). Callbacks are not wired for these inputs.
     """
     objective, classes = prepare(est, X, y, sample_weight)
-    theta0 = objective.from_original(*_initial_coef(est, objective, classes))
-    if est.alpha == "auto":
-        L = objective.lipschitz()
-        if not np.isfinite(L):
-            raise ValueError(
-                "The curvature bound of the cost overflows for this data: "
-                "rescale X (e.g. StandardScaler) or convert it to float64."
-            )
-        step = 1.0 / L if L > 0 else 1.0
-    else:
-        step = float(est.alpha)
-    result = SOLVERS[est.solver](
-        objective,
-        theta0,
-        step=step,
-        adaptive=est.alpha == "auto",
-        max_iter=est.max_iter,
-        tol=est.tol,
-        verbose=est.verbose,
-    )
-    est._warn_if_unconverged(result, objective)
-    w, b = objective.to_original(result.theta)
-    if classes.size > 2:
-        b = b - objective.xp.mean(b)  # softmax is invariant to a common shift
-    est.classes_ = classes
-    est.coef_ = objective.as_output(w.T)
-    est.intercept_ = objective.as_output(b)
-    est.n_iter_ = int(result.n_iter)
-    est.alpha_ = float(result.step)
-    est.cost_history_ = objective.history(result.cost_history)
-    return est
+    return est._solve(objective, classes)
 
 
 def scale_out_predict(est, method, X):
@@ -110,21 +76,3 @@ def resolve_preconditioner(est, kind):
             "input; use preconditioner='diagonal' (or 'auto'), or NumPy input."
         )
     return preconditioner
-
-
-def _initial_coef(est, objective, classes):
-    """NumPy ``(w, b)`` to start from: warm start, zeros or small random."""
-    d, k, dtype = objective.n_features, objective.n_out, objective.dtype
-    if est.warm_start and hasattr(est, "coef_"):
-        coef, intercept = (
-            objective.to_numpy(est.coef_),
-            objective.to_numpy(est.intercept_),
-        )
-        if coef.shape == (k, d) and np.array_equal(est.classes_, classes):
-            return coef.T.astype(dtype), intercept.astype(dtype)
-    if est.init == "random":
-        rng = check_random_state(est.random_state)
-        w = rng.normal(scale=0.01, size=(d, k)).astype(dtype)
-        b = rng.normal(scale=0.01, size=k).astype(dtype)
-        return w, b if est.fit_intercept else np.zeros(k, dtype=dtype)
-    return np.zeros((d, k), dtype=dtype), np.zeros(k, dtype=dtype)

@@ -362,22 +362,33 @@ class GDLogisticRegression(
             fit_intercept=self.fit_intercept,
             preconditioner=preconditioner,
         )
+        return self._solve(objective, classes, callback_data=(X, y, sample_weight))
+
+    def _solve(self, objective, classes, callback_data=None):
+        """Pick the step, run the solver, set the fitted attributes.
+
+        Shared by every input path: NumPy/SciPy here, dask and array API
+        through ``_dispatch.fit_scaled_out``. ``callback_data``, the
+        validated ``(X, y, sample_weight)``, enables scikit-learn callbacks.
+        """
         theta0 = objective.from_original(*self._initial_coef(objective, classes))
         if self.alpha == "auto":
             L = objective.lipschitz()
             if not np.isfinite(L):
                 raise ValueError(
                     "The curvature bound of the cost overflows for this data "
-                    f"({X.dtype.name} features too large in magnitude), so no "
-                    "stable step exists: rescale X (e.g. StandardScaler) or "
-                    "convert it to float64."
+                    "(features too large in magnitude), so no stable step "
+                    "exists: rescale X (e.g. StandardScaler) or convert it to "
+                    "float64."
                 )
             step = 1.0 / L if L > 0 else 1.0
         else:
             step = float(self.alpha)
         # scikit-learn >= 1.9 callbacks (set_callbacks); None when none is set.
-        callbacks = FitCallbacks.begin(
-            self, X, y, sample_weight, objective, classes, theta0
+        callbacks = (
+            None
+            if callback_data is None
+            else FitCallbacks.begin(self, *callback_data, objective, classes, theta0)
         )
         result = SOLVERS[self.solver](
             objective,
@@ -394,13 +405,13 @@ class GDLogisticRegression(
 
         w, b = objective.to_original(result.theta)
         if classes.size > 2:
-            b = b - b.mean()  # softmax is invariant to a common shift of b
+            b = b - objective.xp.mean(b)  # softmax is invariant to a common shift
         self.classes_ = classes
-        self.coef_ = np.ascontiguousarray(w.T)
-        self.intercept_ = np.asarray(b, dtype=X.dtype)
+        self.coef_ = objective.as_output(w.T)
+        self.intercept_ = objective.as_output(b)
         self.n_iter_ = int(result.n_iter)
         self.alpha_ = float(result.step)
-        self.cost_history_ = result.cost_history
+        self.cost_history_ = objective.history(result.cost_history)
         if callbacks is not None:
             callbacks.end(result)
         return self
@@ -426,14 +437,13 @@ class GDLogisticRegression(
         return s
 
     def _initial_coef(self, objective, classes):
+        """NumPy ``(w, b)`` to start from: warm start, zeros or small random."""
         d, k, dtype = objective.n_features, objective.n_out, objective.dtype
-        if (
-            self.warm_start
-            and hasattr(self, "coef_")
-            and self.coef_.shape == (k, d)
-            and np.array_equal(self.classes_, classes)
-        ):
-            return self.coef_.T.astype(dtype), self.intercept_.astype(dtype)
+        if self.warm_start and hasattr(self, "coef_"):
+            coef = objective.to_numpy(self.coef_)
+            intercept = objective.to_numpy(self.intercept_)
+            if coef.shape == (k, d) and np.array_equal(self.classes_, classes):
+                return coef.T.astype(dtype), intercept.astype(dtype)
         if self.init == "random":
             rng = check_random_state(self.random_state)
             w = rng.normal(scale=0.01, size=(d, k)).astype(dtype)

@@ -1,9 +1,9 @@
 """Largest eigenvalue of a Gram matrix known only through its products.
 
-The step bound ``L`` of the cost needs ``lambda_max(A^T diag(s) A)``; the
-dask and array-API objectives can only apply that matrix, one pass over their
-data per product. This is the block Lanczos iteration of
-:meth:`LogisticObjective.lipschitz`, with the pass supplied as a function.
+The step bound ``L`` of the cost needs ``lambda_max(A^T diag(s) A)``; every
+objective (NumPy, dask, array API) can only apply that matrix, one pass over
+its data per product. This block Lanczos iteration, with the pass supplied as
+a function, serves all of them.
 """
 
 import numpy as np

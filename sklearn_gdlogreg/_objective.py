@@ -42,6 +42,7 @@ from ._data import (
     rmatmul,
     weighted_column_moments,
 )
+from ._lanczos import lambda_max
 from ._loss import (
     CURVATURE_BOUND,
     binary_block,
@@ -78,6 +79,13 @@ class LogisticObjective:
     """
 
     _chol = None  # the CholeskyPreconditioner, when preconditioner="cholesky"
+
+    # How fitted attributes leave and warm starts enter the solver's arrays;
+    # the array-API objective overrides these for its namespace and device.
+    xp = np  # namespace of theta and of the fitted coefficients
+    as_output = staticmethod(np.ascontiguousarray)
+    to_numpy = staticmethod(np.asarray)
+    history = staticmethod(np.asarray)
 
     def __init__(
         self,
@@ -351,30 +359,6 @@ class LogisticObjective:
                 rows.append(colsum[None, :])
             return np.concatenate(rows)[:, :m]
 
-        # Q: orthonormal basis of the Krylov space, filled block by block;
-        # H = Q^T M Q, the small projected matrix.
-        m_max = min(p, k * max_iter)
-        Q = np.empty((p, m_max))
-        H = np.zeros((m_max, m_max))
-        V = np.random.default_rng(0).standard_normal((p, k))
-        V[:, 0] = 1.0
-        Q[:, :k] = np.linalg.qr(V)[0]
-        j0, j1, lam = 0, k, 0.0
-        while True:
-            W = gram_times(Q[:, j0:j1])  # one pass over X
-            H[:j1, j0:j1] = Q[:, :j1].T @ W
-            H[j0:j1, :j0] = H[:j0, j0:j1].T
-            lam, lam_old = float(np.linalg.eigvalsh(H[:j1, :j1])[-1]), lam
-            if j1 >= m_max or abs(lam - lam_old) <= rtol * lam:
-                break  # the whole space (exact), or converged
-            # Next block: the new directions, orthogonalized (twice) against Q.
-            for _ in range(2):
-                W -= Q[:, :j1] @ (Q[:, :j1].T @ W)
-            W, r = np.linalg.qr(W)
-            W = W[:, np.abs(np.diag(r)) > 1e-10 * max(lam, 1e-300)]
-            if W.shape[1] == 0:
-                break  # invariant subspace: the Ritz values are exact
-            j0, j1 = j1, min(j1 + W.shape[1], m_max)
-            Q[:, j0:j1] = W[:, : j1 - j0]
+        lam = lambda_max(gram_times, p, n_vectors, max_iter, rtol)
         reg = self.l2 * float(np.max(1.0 / self.scale**2)) if d else 0.0
-        return CURVATURE_BOUND[self.kind] * max(lam, 0.0) + reg
+        return CURVATURE_BOUND[self.kind] * lam + reg
