@@ -6,11 +6,10 @@ diagonal preconditioner. They work unchanged on dense arrays (C or F order,
 read-only, memory-mapped) and on scipy CSR/CSC matrices, and never copy or
 densify X.
 
-:class:`FusedPass` is the iteration's hot loop: for dense X it streams the
-rows once, in cache-sized blocks, and while a block is in cache computes its
-raw predictions, hands them to a per-sample callback (loss and residual) and
-accumulates its share of ``X.T @ R``; the blocks are split between threads
-(NumPy and BLAS release the GIL), each with preallocated buffers.
+:class:`FusedPass` is the iteration's hot loop: for dense and CSR X it
+streams the rows once through a compiled kernel of :mod:`._kernels` (raw
+predictions, loss, residual and ``X.T @ R``, row by row while the row is in
+cache), one contiguous range of rows per thread, with preallocated buffers.
 """
 
 import contextlib
@@ -22,9 +21,12 @@ from functools import cache
 import numpy as np
 import scipy.sparse as sp
 
-# Rows per block of the fused pass: about this many bytes of X, so that the
-# block is still in cache when it is read the second time (X_b.T @ R_b).
+from . import _kernels
+
+# Rows per block of the moments pass: about this many bytes of X.
 _BLOCK_BYTES = 1 << 21
+# A thread for every this many rows at least: below, starting it costs more.
+_MIN_ROWS = 4096
 # Problems with fewer entries than this run without touching BLAS's threads.
 _LARGE = 1 << 16
 
@@ -132,86 +134,75 @@ def _n_threads():
 
 
 class _Worker:
-    """One thread's row blocks (views of X) and its preallocated buffers."""
+    """One thread's rows of X and its preallocated buffers."""
 
-    def __init__(self, blocks, n_features, n_out, dtype):
-        self.blocks = blocks  # [(rows, X_rows), ...], X_rows a view of X
-        m = max((rows.stop - rows.start for rows, _ in blocks), default=1)
-        self.Z_grad = np.empty((m, n_out), dtype)
+    def __init__(self, rows, X, n_out, dtype):
+        self.rows = rows  # a slice of the samples
+        n_features = X.shape[1]
+        if not sp.issparse(X):
+            self.X = X[rows]  # a view
+        elif X.format == "csr":  # the kernel reads data[indptr[i]:indptr[i+1]]
+            self.X = (X.data, X.indices, X.indptr[rows.start : rows.stop + 1])
+        else:  # csc: the products are made outside the kernel, on all of X
+            self.X = X
+        # Scratch for the residuals: a tile of rows, or all of them for CSC.
+        csc = sp.issparse(X) and X.format == "csc"
+        m = rows.stop - rows.start if csc else _kernels.TILE
         self.R = np.empty((m, n_out), dtype)
-        self.work = np.empty((m, n_out), dtype)
-        self.G = np.empty((n_features, n_out), dtype)
-        self.G_block = np.empty((n_features, n_out), dtype)
-        self.db = np.empty(n_out, dtype)
-
-
-def _csr_rows(X, start, stop):
-    """Rows ``start:stop`` of a CSR matrix as a view (X[start:stop] copies).
-
-    The arrays are set after construction: scipy's constructor would "prune"
-    (copy) data and indices that are small views of larger arrays.
-    """
-    p0, p1 = X.indptr[start], X.indptr[stop]
-    block = sp.csr_matrix((stop - start, X.shape[1]), dtype=X.dtype)
-    block.indptr = X.indptr[start : stop + 1] - p0
-    block.indices = X.indices[p0:p1]
-    block.data = X.data[p0:p1]
-    return block
-
-
-def _row_views(X, bounds):
-    """Views of X on consecutive row ranges (CSC: all of X, one range)."""
-    if not sp.issparse(X):
-        return [(slice(a, b), X[a:b]) for a, b in itertools.pairwise(bounds)]
-    if X.format == "csr":
-        return [
-            (slice(a, b), _csr_rows(X, a, b)) for a, b in itertools.pairwise(bounds)
-        ]
-    return [(slice(0, X.shape[0]), X)]
+        self.Gt = np.empty((n_out, n_features), dtype)
+        self.db = np.empty(n_out, np.float64)
 
 
 class FusedPass:
     """One pass over X: raw predictions, loss, residual and ``X.T @ R``.
 
-    Dense and CSR X are cut into row blocks of about ``_BLOCK_BYTES`` (views,
-    no copy), shared out between threads; for each block ``Z_b = X_b @ W + b``,
-    the per-sample work, and ``X_b.T @ R_b`` while the block is in cache. CSC
-    X (whose rows cannot be viewed) gets the two products over the whole X.
+    The work is a compiled kernel of :mod:`._kernels` that streams the rows
+    of dense or CSR X once, computing for each row (in cache) its raw
+    predictions ``Z_i = x_i @ W + b``, its loss and residual, and its share
+    of ``X.T @ R``. The rows are split into one contiguous range per thread
+    (the kernels release the GIL). CSC X, whose rows cannot be streamed,
+    gets the two sparse products and the same per-sample kernel in between.
 
     Parameters
     ----------
     X : {ndarray, sparse matrix} of shape (n_samples, n_features)
     n_out : int
         Columns of ``W`` (1 for binary, n_classes for multinomial).
-    block_fn : callable
-        ``block_fn(rows, Z, R, work, Z_grad) -> float``: given the raw
-        predictions ``Z`` of the samples ``rows`` (a slice), fill ``R`` with
-        the weighted residual at ``Z_grad`` (``Z`` when None) and return the
-        weighted loss sum at ``Z``. Arrays are 1-D when ``n_out == 1``.
+    mode : {"binary", "multinomial", "weighted"}
+        The per-sample work: the cross-entropy's loss and residual
+        ``R = s * dL/dZ`` (see :mod:`._loss`), or ``R = s * Z`` (the
+        weighted Gram product, loss 0).
+    y : ndarray of shape (n_samples,) or None
+        Binary: 0/1 labels; multinomial: class indices; weighted: None.
+    s : ndarray of shape (n_samples,)
+        Normalised sample weights.
     """
 
-    def __init__(self, X, n_out, block_fn):
-        self.X, self.n_out, self.block_fn = X, n_out, block_fn
-        n, d = X.shape
-        if sp.issparse(X):
-            nnz_bytes = X.data.itemsize + X.indices.itemsize
-            row_bytes = X.nnz / max(n, 1) * nnz_bytes + X.indices.itemsize
-        else:
-            row_bytes = max(d, 1) * X.dtype.itemsize
-        block = int(np.clip(_BLOCK_BYTES // max(row_bytes, 1), 64, 1 << 16))
-        n_blocks = max(-(-n // block), 1)
+    _MODES = {
+        "binary": _kernels.BINARY,
+        "multinomial": _kernels.MULTINOMIAL,
+        "weighted": _kernels.WEIGHTED,
+    }
+
+    def __init__(self, X, n_out, mode, y, s):
+        if not sp.issparse(X):
+            X = np.asarray(X)  # a memmap or other subclass: its plain view
+        self.X, self.n_out, self.mode = X, n_out, self._MODES[mode]
+        self.y = _kernels.empty_labels() if y is None else y
+        self.s = s
+        n = X.shape[0]
+        # Equal weights (no sample_weight): one log per chunk of samples.
+        self.uniform = bool(n == 0 or np.all(s == s[0]))
         csc = sp.issparse(X) and X.format == "csc"
-        n_threads = 1 if csc else min(_n_threads(), n_blocks)
-        # Each thread gets a contiguous range of rows, cut into blocks.
+        n_threads = 1 if csc else max(1, min(_n_threads(), n // _MIN_ROWS))
         bounds = np.linspace(0, n, n_threads + 1).astype(int)
-        self.workers = []
-        for lo, hi in itertools.pairwise(bounds):
-            cuts = np.linspace(lo, hi, max(-(-(hi - lo) // block), 1) + 1)
-            blocks = _row_views(X, cuts.astype(int))
-            self.workers.append(_Worker(blocks, d, n_out, X.dtype))
+        self.workers = [
+            _Worker(slice(a, b), X, n_out, X.dtype)
+            for a, b in itertools.pairwise(bounds)
+        ]
         # Limiting BLAS costs tens of microseconds: worth it only where BLAS
         # would thread (large products), not on small problems.
-        self.large = len(self.workers) > 1 or n * (d + n_out) >= _LARGE
+        self.large = len(self.workers) > 1 or n * (X.shape[1] + n_out) >= _LARGE
 
     def blas_context(self):
         """``single_threaded_blas()`` for large problems, else a no-op."""
@@ -233,62 +224,43 @@ class FusedPass:
         db : ndarray of shape (n_out,)
             ``R.sum(axis=0)``.
         """
-        args = (W, b, Z, Z_prev, beta)
-        run = self._run
+        dtype = self.X.dtype
+        Wt = np.ascontiguousarray(np.asarray(W, dtype=dtype).T)
+        b = np.ascontiguousarray(b, dtype=dtype).reshape(self.n_out)
+        if Z_prev is None:
+            Z_prev, beta = Z, 0.0
+        args = (Wt, b, Z, Z_prev, float(beta))
         if len(self.workers) == 1:
-            results = [run(self.workers[0], *args)]
+            values = [self._run(self.workers[0], *args)]
         else:
-            with single_threaded_blas():  # one BLAS thread per worker thread
-                pool = _executor(len(self.workers))
-                futures = [pool.submit(run, wk, *args) for wk in self.workers]
-                results = [f.result() for f in futures]
-        value = sum(results)
-        G = self.workers[0].G.copy()
-        db = self.workers[0].db.astype(np.float64)
+            pool = _executor(len(self.workers))
+            futures = [pool.submit(self._run, wk, *args) for wk in self.workers]
+            values = [f.result() for f in futures]
+        Gt = self.workers[0].Gt.copy()
+        db = self.workers[0].db.copy()
         for wk in self.workers[1:]:
-            G += wk.G
+            Gt += wk.Gt
             db += wk.db
-        return value, G, db
+        return sum(values), Gt.T, db
 
-    def _block(self, wk, rows, Z, Z_prev, beta):
-        """Per-sample work on the raw predictions ``Z[rows]``; fills ``wk.R``."""
-        m = rows.stop - rows.start
-        Zb, R, work = Z[rows], wk.R[:m], wk.work[:m]
-        Zg = None
-        if Z_prev is not None and beta != 0.0:
-            Zg = wk.Z_grad[:m]
-            np.subtract(Zb, Z_prev[rows], out=Zg)
-            Zg *= beta
-            Zg += Zb
-        if self.n_out == 1:
-            Zb, R, work = Zb[:, 0], R[:, 0], work[:, 0]
-            Zg = None if Zg is None else Zg[:, 0]
-        return self.block_fn(rows, Zb, R, work, Zg)
-
-    def _run(self, wk, W, b, Z, Z_prev, beta):
-        one = self.n_out == 1
-        W = np.asarray(W, dtype=Z.dtype)  # float32 X: float32 products
-        W = W[:, 0] if one else W  # matrix-vector products are the fast ones
-        wk.G.fill(0.0)
-        wk.db.fill(0.0)
-        value = 0.0
-        for rows, Xb in wk.blocks:
-            m = rows.stop - rows.start
-            Zb = Z[rows, 0] if one else Z[rows]
-            if sp.issparse(Xb):
-                Zb[...] = Xb @ W
-            else:
-                np.dot(Xb, W, out=Zb)
-            Zb += b
-            value += self._block(wk, rows, Z, Z_prev, beta)
-            R = wk.R[:m, 0] if one else wk.R[:m]
-            G_block = wk.G_block[:, 0] if one else wk.G_block
-            if sp.issparse(Xb):
-                G_block[...] = Xb.T @ R
-            else:
-                np.dot(Xb.T, R, out=G_block)  # X_b.T @ R_b, X_b still in cache
-            wk.G += wk.G_block
-            wk.db += R.sum(axis=0)
+    def _run(self, wk, Wt, b, Z, Z_prev, beta):
+        rows = wk.rows
+        y = self.y[rows] if self.y.shape[0] else self.y
+        common = (y, self.s[rows], self.uniform, Z[rows], Z_prev[rows], beta)
+        if not sp.issparse(self.X):
+            return _kernels.dense_pass(
+                self.mode, wk.X, Wt, b, *common, wk.R, wk.Gt, wk.db
+            )
+        if self.X.format == "csr":
+            return _kernels.csr_pass(
+                self.mode, *wk.X, Wt, b, *common, wk.R, wk.Gt, wk.db
+            )
+        # CSC: Z = X @ W + b, the per-sample kernel, then G = X.T @ R.
+        np.add(self.X @ Wt.T, b, out=Z)
+        value = _kernels.sample_pass(
+            self.mode, Z, Z_prev, beta, y, self.s, self.uniform, wk.R, wk.db
+        )
+        wk.Gt[...] = (self.X.T @ wk.R).T
         return value
 
 

@@ -45,9 +45,7 @@ from ._data import (
 from ._lanczos import lambda_max
 from ._loss import (
     CURVATURE_BOUND,
-    binary_block,
     binary_loss_gradient,
-    multinomial_block,
     multinomial_loss_gradient,
 )
 from ._preconditioner import CholeskyPreconditioner, check_cholesky_applicable
@@ -121,20 +119,7 @@ class LogisticObjective:
 
     def _fused_pass(self):
         if self._fused is None:
-            if self.kind == "binary":
-                y_s = self.s * self.y  # s_i y_i, once
-
-                def block_fn(rows, z, r, work, z_grad):
-                    return binary_block(z, y_s[rows], self.s[rows], r, work, z_grad)
-
-            else:
-
-                def block_fn(rows, Z, R, work, Z_grad):
-                    return multinomial_block(
-                        Z, self.y[rows], self.s[rows], R, work, Z_grad
-                    )
-
-            self._fused = FusedPass(self.X, self.n_out, block_fn)
+            self._fused = FusedPass(self.X, self.n_out, self.kind, self.y, self.s)
         return self._fused
 
     def new_raw(self):
@@ -339,12 +324,7 @@ class LogisticObjective:
         k = min(n_vectors, p)
         mean, scale = self.mean[:, None], self.scale[:, None]
 
-        def s_times(rows, Z, R, work, Z_grad):
-            s = self.s[rows]
-            np.multiply(Z, s if Z.ndim == 1 else s[:, None], out=R)
-            return 0.0
-
-        pass_ = FusedPass(self.X, k, s_times)
+        pass_ = FusedPass(self.X, k, "weighted", None, self.s)
         Z = np.empty((self.X.shape[0], k), dtype=self.dtype)
 
         def gram_times(V):  # A^T diag(s) A V, one fused pass over X

@@ -27,14 +27,15 @@ C, L1_RATIO = 0.5, 0.3
 
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch):
-    # Tiny blocks (64 rows, the minimum) and two threads, whatever the
-    # machine: the test data then spans many blocks in every worker, so
-    # block edges and the reduction between threads are exercised.
-    monkeypatch.setattr(_data, "_BLOCK_BYTES", 1)
+    # Two threads whatever the machine, even for the 700 rows of the test
+    # data: the reduction between threads and the row ranges' edges are
+    # exercised (and, for Fortran-ordered X, tiles of rows with a partial one
+    # at each range's end).
+    monkeypatch.setattr(_data, "_MIN_ROWS", 64)
     monkeypatch.setattr(_data, "_n_threads", lambda: 2)
 
 
-def make_problem(n_classes, fmt, dtype, seed=0):
+def make_problem(n_classes, fmt, dtype, seed=0, weights="random"):
     X, y = make_classification(
         n_samples=700,
         n_features=6,
@@ -46,10 +47,14 @@ def make_problem(n_classes, fmt, dtype, seed=0):
     rng = np.random.default_rng(seed)
     # Unequal scales and offsets, so that the preconditioner does something.
     X = X * np.logspace(-1, 1, X.shape[1]) + rng.normal(size=X.shape[1])
-    if fmt != "dense":
+    if fmt in ("csr", "csc"):
         X[rng.random(X.shape) < 0.6] = 0.0
         X = sp.csr_matrix(X) if fmt == "csr" else sp.csc_matrix(X)
-    s = rng.uniform(0.5, 2.0, size=y.size)
+    elif fmt == "dense_f":  # columns contiguous: the kernel's tiled loop
+        X = np.asfortranarray(X)
+    # Uniform weights take another route in the kernels (one log per chunk
+    # of samples for the binary loss sum).
+    s = rng.uniform(0.5, 2.0, size=y.size) if weights == "random" else np.ones(y.size)
     return X.astype(dtype), y, s
 
 
@@ -130,7 +135,7 @@ CASES = pytest.mark.parametrize(
     "fmt, dtype, n_classes, preconditioner",
     [
         (fmt, dtype, k, pre)
-        for fmt in ("dense", "csr", "csc")
+        for fmt in ("dense", "dense_f", "csr", "csc")
         for dtype in (np.float64, np.float32)
         for k in (2, 3)
         for pre in (None, "diagonal")
@@ -139,8 +144,11 @@ CASES = pytest.mark.parametrize(
 
 
 @CASES
-def test_value_grad_pass_matches_plain_formula(fmt, dtype, n_classes, preconditioner):
-    X, y, s = make_problem(n_classes, fmt, dtype)
+@pytest.mark.parametrize("weights", ["random", "uniform"])
+def test_value_grad_pass_matches_plain_formula(
+    fmt, dtype, n_classes, preconditioner, weights
+):
+    X, y, s = make_problem(n_classes, fmt, dtype, weights=weights)
     obj = make_objective(X, y, s, n_classes, preconditioner)
     theta = random_theta(obj, 1)
     Z = obj.new_raw()
@@ -156,10 +164,13 @@ def test_value_grad_pass_matches_plain_formula(fmt, dtype, n_classes, preconditi
 
 
 @CASES
-def test_momentum_gradient_at_extrapolated_point(fmt, dtype, n_classes, preconditioner):
+@pytest.mark.parametrize("weights", ["random", "uniform"])
+def test_momentum_gradient_at_extrapolated_point(
+    fmt, dtype, n_classes, preconditioner, weights
+):
     # Nesterov's pass: J at theta, gradient at theta + beta (theta - theta_prev)
     # from the extrapolated raw predictions.
-    X, y, s = make_problem(n_classes, fmt, dtype)
+    X, y, s = make_problem(n_classes, fmt, dtype, weights=weights)
     obj = make_objective(X, y, s, n_classes, preconditioner)
     theta, theta_prev = random_theta(obj, 1), random_theta(obj, 2)
     beta = 0.7

@@ -1,0 +1,358 @@
+"""Compiled kernels of the fused pass: one read of X per iteration.
+
+One call runs the whole iteration's work on a range of rows, tile by tile
+(:data:`TILE` rows, which stay in the L1/L2 cache): for the rows of a tile,
+the raw predictions ``Z = X @ W + b``, the per-sample loss and residual
+``R = s * dL/dZ`` (``exp`` computed once per sample and shared by the loss
+and the sigmoid/softmax), and their share of ``G = X.T @ R``, the tile's
+rows of X read from memory once and from cache the second time. Written with
+numba (``nogil``: the threads of :class:`._data.FusedPass` run kernels in
+parallel) because that fusion cannot be had from NumPy calls: per block, the
+``X_b.T @ R_b`` product and the elementwise calls alone cost more than the
+1.3 passes of the target (see ``benchmarks/README.md``).
+
+Notation as in :mod:`._loss`, with ``K`` outputs (1 for binary, the number
+of classes for multinomial). ``Wt`` is ``W.T`` (shape ``(K, d)``), so that
+every product runs along a contiguous row; ``Gt`` likewise receives
+``(X.T @ R).T``. Per-sample work is in float64; ``Z``, ``R`` and ``Gt`` are
+in X's dtype (float32 X runs in float32), the loss sum and ``db`` in
+float64.
+
+The kernels know nothing of estimators: plain arrays in, plain arrays out.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+# Rows per tile for X not in C order (read column by column within a tile).
+TILE = 256
+
+# What each kernel computes per sample, ``mode``:
+BINARY = 0  # R = s * (sigmoid(z) - y), value = sum s * L(z, y)
+MULTINOMIAL = 1  # R = s * (softmax(Z) - Y), value = sum s * L(Z, y)
+WEIGHTED = 2  # R = s * Z (the weighted Gram product), value = 0
+
+# Sums may be reordered (so the dot products vectorize) and multiply-adds
+# fused; inf and NaN keep their meaning (a divergent fit must show them).
+_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+
+
+def _jit(fn):
+    return numba.njit(nogil=True, fastmath=_FASTMATH, cache=True)(fn)
+
+
+# ---------------------------------------------------------- per sample
+# With uniform weights, the binary loss sum takes the log of a product of
+# ``1 + e`` (each in [1, 2]) every this many samples: one log per chunk
+# instead of one per sample, the product never above 2^512.
+_LOG_CHUNK = 512
+
+
+@_jit
+def _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs):
+    """Sample ``i``: its residual into ``r`` (K,), added to ``db``.
+
+    The residual is taken at ``Z + beta * (Z - Z_prev)`` when ``beta != 0``
+    (Nesterov's extrapolated point), the loss at ``Z``. Returns the sample's
+    weighted loss, except, when ``uniform`` (all ``s`` equal) in binary
+    mode, its ``log(1 + e^-|z|)`` part: that goes as a factor into the
+    running product ``logs[1]``, whose log is taken into ``logs[0]`` every
+    :data:`_LOG_CHUNK` samples (see :func:`_log_total`).
+    """
+    K = Z.shape[1]
+    si = float(s[i])
+    if mode == BINARY:
+        z = float(Z[i, 0])
+        yi = 1.0 if y[i] > 0 else 0.0
+        e = math.exp(-abs(z))
+        # log(1 + e^z) - y z = max(z, 0) + log(1 + e^-|z|) - y z
+        loss = si * (max(z, 0.0) - yi * z)
+        if uniform:
+            logs[1] *= 1.0 + e
+            logs[2] += 1.0
+            if logs[2] == _LOG_CHUNK:
+                logs[0] += math.log(logs[1])
+                logs[1] = 1.0
+                logs[2] = 0.0
+        else:
+            loss += si * math.log1p(e)
+        if beta != 0.0:
+            z = z + beta * (z - float(Z_prev[i, 0]))
+            e = math.exp(-abs(z))
+        # sigmoid(z) = 1 / (1 + e) for z >= 0, e / (1 + e) for z < 0:
+        # both accurate to one rounding, relative.
+        p = (1.0 if z >= 0.0 else e) / (1.0 + e)
+        r[0] = si * (p - yi)
+        db[0] += r[0]
+        return loss
+    if mode == WEIGHTED:
+        for k in range(K):
+            r[k] = si * Z[i, k]
+            db[k] += r[k]
+        return 0.0
+    # MULTINOMIAL: loss logsumexp(Z_i) - Z_ic, residual s (softmax - onehot)
+    c = int(y[i])
+    z_max = float(Z[i, 0])
+    for k in range(1, K):
+        z_max = max(z_max, float(Z[i, k]))
+    total = 0.0
+    for k in range(K):
+        e = math.exp(float(Z[i, k]) - z_max)
+        r[k] = e
+        total += e
+    loss = si * (z_max + math.log(total) - float(Z[i, c]))
+    if beta != 0.0:  # softmax at the extrapolated point instead
+        for k in range(K):
+            r[k] = Z[i, k] + beta * (Z[i, k] - Z_prev[i, k])
+        z_max = float(r[0])
+        for k in range(1, K):
+            z_max = max(z_max, float(r[k]))
+        total = 0.0
+        for k in range(K):
+            e = math.exp(float(r[k]) - z_max)
+            r[k] = e
+            total += e
+    scale = si / total
+    for k in range(K):
+        r[k] = scale * r[k] - (si if k == c else 0.0)
+        db[k] += r[k]
+    return loss
+
+
+@_jit
+def _log_total(s, uniform, logs):
+    """The deferred ``sum_i s_i log(1 + e_i)`` of :func:`_row_terms`."""
+    if not uniform or s.shape[0] == 0:
+        return 0.0
+    return float(s[0]) * (logs[0] + math.log(logs[1]))
+
+
+# ------------------------------------------------------------- dense X
+@_jit
+def _binary_sample(z, z_prev, beta, y, s, uniform):
+    """One binary sample: ``(loss, factor, r)``.
+
+    ``loss`` is ``s * L(z, y)`` without its ``s * log(1 + e^-|z|)`` term when
+    ``uniform``; that term's ``1 + e^-|z|`` is then returned as ``factor``
+    (else 1), for the caller to multiply up and take one log per chunk.
+    ``r = s * (sigmoid(z') - y)`` at ``z' = z + beta * (z - z_prev)``.
+    """
+    z = float(z)
+    si = float(s)
+    yi = 1.0 if y > 0 else 0.0
+    e = math.exp(-abs(z))
+    # log(1 + e^z) - y z = max(z, 0) + log(1 + e^-|z|) - y z
+    loss = si * (max(z, 0.0) - yi * z)
+    factor = 1.0
+    if uniform:
+        factor = 1.0 + e
+    else:
+        loss += si * math.log1p(e)
+    if beta != 0.0:
+        z = z + beta * (z - float(z_prev))
+        e = math.exp(-abs(z))
+    # sigmoid(z) = 1 / (1 + e) for z >= 0, e / (1 + e) for z < 0: both
+    # accurate to one rounding, relative.
+    p = (1.0 if z >= 0.0 else e) / (1.0 + e)
+    return loss, factor, si * (p - yi)
+
+
+@_jit
+def _dense_binary_rows(X, w, b, y, s, uniform, Z, Z_prev, beta, g, db):
+    """:func:`dense_pass` for binary mode and C-ordered X: the hot loop.
+
+    Two rows at a time: two independent dot products (not one chain of
+    dependent additions), and one pass over ``g`` for both updates (two
+    measured faster than one or four on D1, float64 and float32).
+    """
+    m, d = X.shape
+    r2 = np.empty(2, X.dtype)  # residuals in X's dtype: float32 lanes
+    value = 0.0
+    r_sum = 0.0
+    log_sum = 0.0
+    product = 1.0
+    count = 0
+    m2 = m - m % 2
+    for i in range(0, m2, 2):
+        a0 = a1 = b
+        for j in range(d):
+            wj = w[j]
+            a0 += X[i, j] * wj
+            a1 += X[i + 1, j] * wj
+        Z[i, 0], Z[i + 1, 0] = a0, a1
+        for q in range(2):
+            loss, factor, r = _binary_sample(
+                Z[i + q, 0], Z_prev[i + q, 0], beta, y[i + q], s[i + q], uniform
+            )
+            value += loss
+            product *= factor
+            r_sum += r
+            r2[q] = r
+        count += 2
+        if count >= _LOG_CHUNK:
+            log_sum += math.log(product)
+            product = 1.0
+            count = 0
+        r0, r1 = r2[0], r2[1]
+        for j in range(d):
+            g[j] += r0 * X[i, j] + r1 * X[i + 1, j]
+    for i in range(m2, m):
+        acc = b
+        for j in range(d):
+            acc += X[i, j] * w[j]
+        Z[i, 0] = acc
+        loss, factor, r = _binary_sample(acc, Z_prev[i, 0], beta, y[i], s[i], uniform)
+        value += loss
+        product *= factor
+        r_sum += r
+        r2[0] = r
+        r0 = r2[0]
+        for j in range(d):
+            g[j] += r0 * X[i, j]
+    db[0] = r_sum
+    if uniform and m > 0:
+        value += float(s[0]) * (log_sum + math.log(product))
+    return value
+
+
+@_jit
+def dense_pass(mode, X, Wt, b, y, s, uniform, Z, Z_prev, beta, R, Gt, db):
+    """Fused pass over the rows of dense ``X`` (any strides).
+
+    Rows stored contiguously (C order) are done one at a time: the row's
+    ``K`` dot products, its residual, and its ``K`` updates of ``Gt``, with
+    the row in L1 between the two. Other layouts go by tiles of
+    ``R.shape[0]`` rows, column by column.
+
+    Parameters
+    ----------
+    mode : int
+        :data:`BINARY`, :data:`MULTINOMIAL` or :data:`WEIGHTED`.
+    X : ndarray of shape (m, d)
+    Wt : ndarray of shape (K, d), X's dtype
+    b : ndarray of shape (K,), X's dtype
+    y : ndarray of shape (m,)
+        Binary: labels, positive class where ``y > 0``. Multinomial: class
+        indices. Unused for ``WEIGHTED``.
+    s : ndarray of shape (m,)
+        Normalised sample weights.
+    uniform : bool
+        Whether all of ``s`` are equal (the loss sum then takes one log per
+        :data:`_LOG_CHUNK` samples).
+    Z : ndarray of shape (m, K)
+        Output: ``X @ Wt.T + b``.
+    Z_prev : ndarray of shape (m, K)
+        Raw predictions of the previous point (used when ``beta != 0``).
+    beta : float
+    R : ndarray of shape (tile, K)
+        Scratch.
+    Gt : ndarray of shape (K, d)
+        Output: ``(X.T @ R).T``.
+    db : ndarray of shape (K,), float64
+        Output: ``R.sum(axis=0)``.
+
+    Returns
+    -------
+    value : float
+        Weighted loss sum at ``Z``.
+    """
+    m, d = X.shape
+    K = Wt.shape[0]
+    Gt[:] = 0
+    db[:] = 0.0
+    logs = np.array([0.0, 1.0, 0.0])
+    value = 0.0
+    if mode == BINARY and X.strides[1] == X.itemsize:
+        return _dense_binary_rows(
+            X, Wt[0], b[0], y, s, uniform, Z, Z_prev, beta, Gt[0], db
+        )
+    if X.strides[1] == X.itemsize:  # C order: row by row
+        r = R[0]
+        for i in range(m):
+            for k in range(K):
+                acc = b[k]
+                for j in range(d):
+                    acc += X[i, j] * Wt[k, j]
+                Z[i, k] = acc
+            value += _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs)
+            for k in range(K):
+                rk = r[k]
+                for j in range(d):
+                    Gt[k, j] += rk * X[i, j]
+        return value + _log_total(s, uniform, logs)
+    tile = R.shape[0]
+    for t0 in range(0, m, tile):  # other layouts: column by column
+        t1 = min(t0 + tile, m)
+        for i in range(t0, t1):
+            for k in range(K):
+                Z[i, k] = b[k]
+        for j in range(d):
+            for k in range(K):
+                w = Wt[k, j]
+                for i in range(t0, t1):
+                    Z[i, k] += X[i, j] * w
+        for i in range(t0, t1):
+            r = R[i - t0]
+            value += _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs)
+        for j in range(d):
+            for k in range(K):
+                acc = Gt[k, j] * 0
+                for i in range(t0, t1):
+                    acc += R[i - t0, k] * X[i, j]
+                Gt[k, j] += acc
+    return value + _log_total(s, uniform, logs)
+
+
+# --------------------------------------------------------------- CSR X
+@_jit
+def csr_pass(
+    mode, data, indices, indptr, Wt, b, y, s, uniform, Z, Z_prev, beta, R, Gt, db
+):
+    """:func:`dense_pass` for the CSR matrix ``(data, indices, indptr)``.
+
+    Row by row. ``indptr`` may start at any offset (rows of a larger
+    matrix).
+    """
+    m = indptr.shape[0] - 1
+    K = Wt.shape[0]
+    Gt[:] = 0
+    db[:] = 0.0
+    logs = np.array([0.0, 1.0, 0.0])
+    value = 0.0
+    r = R[0]
+    for i in range(m):
+        p0, p1 = indptr[i], indptr[i + 1]
+        for k in range(K):
+            acc = b[k]
+            for p in range(p0, p1):
+                acc += data[p] * Wt[k, indices[p]]
+            Z[i, k] = acc
+        value += _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs)
+        for k in range(K):
+            rk = r[k]
+            for p in range(p0, p1):
+                Gt[k, indices[p]] += rk * data[p]
+    return value + _log_total(s, uniform, logs)
+
+
+# ------------------------------------------- any X: products done outside
+@_jit
+def sample_pass(mode, Z, Z_prev, beta, y, s, uniform, R, db):
+    """Per-sample work on all rows of ``Z`` (given): fills ``R`` (m, K).
+
+    For X whose rows cannot be streamed (CSC): the caller computes
+    ``Z = X @ W + b`` before and ``X.T @ R`` after.
+    """
+    db[:] = 0.0
+    logs = np.array([0.0, 1.0, 0.0])
+    value = 0.0
+    for i in range(Z.shape[0]):
+        value += _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, R[i], db, logs)
+    return value + _log_total(s, uniform, logs)
+
+
+def empty_labels():
+    """A placeholder ``y`` for :data:`WEIGHTED` passes."""
+    return np.zeros(0, dtype=np.intp)
