@@ -79,11 +79,17 @@ def median_time(fn, repeats, warmup=1):
     return statistics.median(times)
 
 
-def interleaved_times(fns, repeats, warmup=1):
+def interleaved_times(fns, repeats, warmup=1, settle=0.0):
     """Median wall time of each function, the runs interleaved round-robin.
 
     Measuring side by side this way, a burst of load from elsewhere on the
-    machine hits every column alike instead of one of them.
+    machine hits every column alike instead of one of them. ``settle``
+    seconds of sleep before each timed run let the previous column's BLAS
+    threads go idle: OpenBLAS keeps its threads spinning (busy) for about
+    0.1 s after every multi-threaded call, which on a 2-core machine halves
+    the speed of whatever runs next. A fit's iterations follow each other
+    without such a call in between, so each column is timed as it runs
+    alone.
     """
     for fn in fns:
         for _ in range(warmup):
@@ -91,6 +97,8 @@ def interleaved_times(fns, repeats, warmup=1):
     times = [[] for _ in fns]
     for _ in range(repeats):
         for fn, ts in zip(fns, times):
+            if settle:
+                time.sleep(settle)
             start = time.perf_counter()
             fn()
             ts.append(time.perf_counter() - start)

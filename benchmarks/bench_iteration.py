@@ -116,7 +116,7 @@ def main():
         X, y = load(name, quick=args.quick)
         obj = make_objective(X, y)
         t_floor, t_ours, t_lect = interleaved_times(
-            [floor_fn(X), ours_fn(obj), lecture_fn(X, y)], args.repeats
+            [floor_fn(X), ours_fn(obj), lecture_fn(X, y)], args.repeats, settle=0.2
         )
         t_dask = dask_ml_time(X, y, args.repeats)
         t_lip = median_time(obj.lipschitz, max(1, args.repeats // 2), warmup=0)

@@ -133,6 +133,11 @@ def _n_threads():
     return max(1, min(n_cpus, n_blas))
 
 
+def _unsigned(a):
+    """An index array viewed as the unsigned integers of the same size."""
+    return a.view(np.dtype(f"u{a.itemsize}"))
+
+
 class _Worker:
     """One thread's rows of X and its preallocated buffers."""
 
@@ -142,7 +147,10 @@ class _Worker:
         if not sp.issparse(X):
             self.X = X[rows]  # a view
         elif X.format == "csr":  # the kernel reads data[indptr[i]:indptr[i+1]]
-            self.X = (X.data, X.indices, X.indptr[rows.start : rows.stop + 1])
+            indptr = X.indptr[rows.start : rows.stop + 1]
+            # Unsigned views (no copy): indexing with them spares the compiled
+            # code the test for negative indices, twice as fast on D3.
+            self.X = (X.data, _unsigned(X.indices), _unsigned(indptr))
         else:  # csc: the products are made outside the kernel, on all of X
             self.X = X
         # Scratch for the residuals: a tile of rows, or all of them for CSC.
