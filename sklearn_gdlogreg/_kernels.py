@@ -39,8 +39,10 @@ WEIGHTED = 2  # R = s * Z (the weighted Gram product), value = 0
 _FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 
 
-def _jit(fn):
-    return numba.njit(nogil=True, fastmath=_FASTMATH, cache=True)(fn)
+def _jit(fn=None, **options):
+    if fn is None:
+        return lambda fn: _jit(fn, **options)
+    return numba.njit(nogil=True, fastmath=_FASTMATH, cache=True, **options)(fn)
 
 
 # ---------------------------------------------------------- per sample
@@ -50,7 +52,7 @@ def _jit(fn):
 _LOG_CHUNK = 512
 
 
-@_jit
+@_jit(inline="always")  # inlined where called: no call with 11 arguments per row
 def _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs):
     """Sample ``i``: its residual into ``r`` (K,), added to ``db``.
 
@@ -276,7 +278,15 @@ def dense_pass(mode, X, Wt, b, y, s, uniform, Z, Z_prev, beta, R, Gt, db):
                 for j in range(d):
                     acc += X[i, j] * Wt[k, j]
                 Z[i, k] = acc
-            value += _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs)
+            if mode == WEIGHTED:  # written out: the Lanczos passes' hot loop
+                si = s[i]
+                for k in range(K):
+                    r[k] = si * Z[i, k]
+                    db[k] += r[k]
+            else:
+                value += _row_terms(
+                    mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs
+                )
             for k in range(K):
                 rk = r[k]
                 for j in range(d):
