@@ -1,10 +1,10 @@
 """Data access: the only places that read X.
 
 Gradient descent touches X through two products per iteration, ``X @ W`` and
-``X.T @ R``, plus a one-off pass for the weighted column moments used by the
-diagonal preconditioner. They work unchanged on dense arrays (C or F order,
-read-only, memory-mapped) and on scipy CSR/CSC matrices, and never copy or
-densify X.
+``X.T @ R`` (fused into one pass), plus one-off passes for the weighted column
+moments or Gram matrix used by the preconditioners. They work unchanged on
+dense arrays (C or F order, read-only, memory-mapped) and on scipy CSR/CSC
+matrices, and never copy or densify X.
 
 :class:`FusedPass` is the iteration's hot loop: for dense and CSR X it
 streams the rows once through a compiled kernel of :mod:`._kernels` (raw
@@ -29,16 +29,6 @@ _BLOCK_BYTES = 1 << 21
 _MIN_ROWS = 4096
 # Problems with fewer entries than this run without touching BLAS's threads.
 _LARGE = 1 << 16
-
-
-def matmul(X, W):
-    """Return ``X @ W`` for dense or sparse ``X`` and dense ``W`` (2-D)."""
-    return np.asarray(X @ W)
-
-
-def rmatmul(X, R):
-    """Return ``X.T @ R`` for dense or sparse ``X`` and dense ``R`` (2-D)."""
-    return np.asarray(X.T @ R)
 
 
 def _chunks(n, per_item_bytes):

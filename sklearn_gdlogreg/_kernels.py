@@ -132,7 +132,7 @@ def _log_total(s, uniform, logs):
 
 
 # ------------------------------------------------------------- dense X
-@_jit
+@_jit(inline="always")
 def _binary_sample(z, z_prev, beta, y, s, uniform):
     """One binary sample: ``(loss, factor, r)``.
 

@@ -36,18 +36,9 @@ Dense X and L2 only.
 
 import numpy as np
 
-from ._data import (
-    FusedPass,
-    matmul,
-    rmatmul,
-    weighted_column_moments,
-)
+from ._data import FusedPass, weighted_column_moments
 from ._lanczos import lambda_max
-from ._loss import (
-    CURVATURE_BOUND,
-    binary_loss_gradient,
-    multinomial_loss_gradient,
-)
+from ._loss import CURVATURE_BOUND
 from ._preconditioner import CholeskyPreconditioner, check_cholesky_applicable
 
 
@@ -190,44 +181,20 @@ class LogisticObjective:
         return np.concatenate(rows).astype(self.dtype, copy=False)
 
     # ------------------------------------------------ value, gradient
-    def raw_prediction(self, theta):
-        """``Z = X @ w + b`` of shape (n_samples, n_out); one pass over X."""
-        w, b = self.to_original(theta)
-        Z = matmul(self.X, w)
-        Z += b
-        return Z
+    def penalty(self, theta, w=None):
+        """``l2/2 ||w||^2 + l1 ||w||_1`` on the original weights.
 
-    def _loss_gradient(self, Z):
-        if self.kind == "binary":
-            loss, dz = binary_loss_gradient(Z[:, 0], self.y)
-            return loss, dz[:, None]
-        return multinomial_loss_gradient(Z, self.y)
-
-    def penalty(self, theta):
-        """``l2/2 ||w||^2 + l1 ||w||_1`` on the original weights."""
-        w, _ = self.to_original(theta)
-        w = w.astype(np.float64)
-        return 0.5 * self.l2 * float(np.sum(w * w)) + self.l1 * float(np.sum(np.abs(w)))
-
-    def value_from_raw(self, theta, Z):
-        """``J`` at ``theta`` given its raw predictions ``Z`` (no pass over X)."""
-        loss, _ = self._loss_gradient(Z)
-        return float(np.dot(self.s, loss.astype(self.dtype))) + self.penalty(theta)
-
-    def value_grad_from_raw(self, theta, Z):
-        """``J`` and the gradient of its smooth part, in solver coordinates.
-
-        The smooth part is the data term plus the L2 penalty; the L1 part is
-        handled by :meth:`prox`. Costs one pass over X (``X.T @ R``).
+        ``w``, when given, is ``to_original(theta)[0]`` already computed.
         """
-        loss, dZ = self._loss_gradient(Z)
-        value = float(np.dot(self.s, loss)) + self.penalty(theta)
-        dZ *= self.s[:, None]  # R = s * (p - y), the weighted residual
-        return value, self._solver_gradient(theta, rmatmul(self.X, dZ), dZ.sum(axis=0))
+        if w is None:
+            w, _ = self.to_original(theta)
+        w = w.astype(np.float64).ravel()
+        value = 0.5 * self.l2 * float(w @ w)
+        return value + self.l1 * float(np.abs(w).sum()) if self.l1 else value
 
     def value(self, theta):
-        """``J`` at ``theta``; one pass over X."""
-        return self.value_from_raw(theta, self.raw_prediction(theta))
+        """``J`` at ``theta``; one fused pass over X."""
+        return self.value_grad(theta)[0]
 
     def value_grad(self, theta):
         """``J`` and the smooth gradient at ``theta``; one fused pass over X."""
@@ -258,19 +225,24 @@ class LogisticObjective:
             Gradient of the smooth part, in solver coordinates.
         """
         pass_ = self._fused_pass()
-        theta_grad, Z_prev, beta = theta, None, 0.0
-        if momentum is not None:
-            beta, theta_prev, Z_prev = momentum
-            theta_grad = theta + beta * (theta - theta_prev)
         with pass_.blas_context():  # small products: no BLAS threads
             w, b = self.to_original(theta)
+            theta_grad, w_grad, Z_prev, beta = theta, w, None, 0.0
+            if momentum is not None:
+                beta, theta_prev, Z_prev = momentum
+                theta_grad = theta + beta * (theta - theta_prev)
+                w_grad = None
             data, G, db = pass_(w, b, Z, Z_prev, beta)
-            value = data + self.penalty(theta)
-            return value, self._solver_gradient(theta_grad, G, db)
+            value = data + self.penalty(theta, w)
+            return value, self._solver_gradient(theta_grad, G, db, w_grad)
 
-    def _solver_gradient(self, theta, G, db):
-        """Chain rule from ``G = X.T @ R``, ``db = sum R`` to solver coords."""
-        w, _ = self.to_original(theta)
+    def _solver_gradient(self, theta, G, db, w=None):
+        """Chain rule from ``G = X.T @ R``, ``db = sum R`` to solver coords.
+
+        ``w``, when given, is ``to_original(theta)[0]`` already computed.
+        """
+        if w is None:
+            w, _ = self.to_original(theta)
         dw = G + self.l2 * w  # dJ/dw in original coordinates
         # Chain rule through w = w'/scale (or R^{-T} w'), b = b' - mean . w:
         if self._chol is None:

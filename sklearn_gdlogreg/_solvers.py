@@ -84,7 +84,7 @@ def gradient_descent(
     Parameters
     ----------
     objective : LogisticObjective
-        Provides ``raw_prediction``, ``value_grad_from_raw`` and ``prox``.
+        Provides ``new_raw``, ``value_grad_pass`` and ``prox``.
     theta0 : ndarray of shape (n_dof, n_out)
         Starting point, in solver coordinates.
     step : float
@@ -193,9 +193,10 @@ def accelerated_gradient(
                 if step < np.finfo(float).tiny * 2**_MAX_HALVINGS:
                     break
                 continue
-            # Adaptive restart: drop the momentum, step plainly from x.
+            # Adaptive restart: drop the momentum, step plainly from x (the
+            # gradient at x: one more pass, which rewrites Zx = X @ x as is).
             y, t, plain = x, 1.0, True
-            _, dy = objective.value_grad_from_raw(y, Zx)
+            _, dy = objective.value_grad_pass(y, Zx)
             continue
         k += 1
         history.append(J_new)

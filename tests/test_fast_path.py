@@ -223,9 +223,6 @@ class PlainObjective(LogisticObjective):
             )
         return J, grad.astype(self.dtype)
 
-    def value_grad_from_raw(self, theta, Z):
-        return self.value_grad_pass(theta, self.new_raw())
-
 
 @pytest.mark.parametrize(
     "fmt, dtype, n_classes, preconditioner, solver",
