@@ -5,9 +5,10 @@ The coefficients ``theta`` stay a small NumPy array on the client. Each pass
 over X is one task per row block that computes that block's share of the
 data term and of the gradient, ``s_b . L_b`` and ``X_b.T @ R_b``, where the
 block lives; only these d-sized vectors travel, summed by one last task.
-Raw predictions are never kept nor gathered: each task recomputes its
-``X_b @ w + b`` (the block is read twice, in cache, as in the in-memory
-fused pass). X, y and the weights are persisted once, before the first pass.
+Raw predictions are never kept nor gathered: each task runs the in-memory
+path's fused kernel (:mod:`._kernels`) on its block, which recomputes
+``X_b @ w + b`` row by row. X, y and the weights are persisted once,
+before the first pass.
 
 Everything that does not touch X (coordinates, penalty, gradient chain rule,
 prox) is :class:`LogisticObjective`'s own code, so the iterates are those of
@@ -19,8 +20,9 @@ from functools import cache
 
 import numpy as np
 
+from . import _kernels
 from ._lanczos import lambda_max
-from ._loss import CURVATURE_BOUND, binary_loss_gradient, multinomial_loss_gradient
+from ._loss import CURVATURE_BOUND
 from ._objective import LogisticObjective
 
 
@@ -30,14 +32,25 @@ def is_dask_array(X):
     return da is not None and isinstance(X, da.Array)
 
 
-# Rows per sub-block inside a task: about 2 MiB of X, so that the block is
-# still in cache when it is read the second time (X_b.T @ R_b).
-_SUB_BLOCK_BYTES = 1 << 21
+def _kernel_pass(mode, X_b, s_b, W, b, y_b=None, Z_grad=None):
+    """The fused kernel on one block: ``(value, X_b.T @ R_b, sum R_b)``.
 
-
-def _sub_blocks(X_b):
-    step = max(1, _SUB_BLOCK_BYTES // max(X_b.shape[1] * X_b.itemsize, 1))
-    return [slice(i, i + step) for i in range(0, X_b.shape[0], step)]
+    The residual is taken at the raw predictions ``Z_grad`` when given
+    (Nesterov's point), else at ``X_b @ W + b``. One thread per block: dask
+    runs the blocks in parallel.
+    """
+    dtype, k = X_b.dtype, W.shape[1]
+    Wt = np.ascontiguousarray(W.T, dtype=dtype)
+    Z = np.empty((X_b.shape[0], k), dtype)
+    # The kernel takes the residual at Z + beta (Z - Z_prev): Z_grad for -1.
+    Z_prev, beta = (Z, 0.0) if Z_grad is None else (Z_grad, -1.0)
+    y_b = _kernels.empty_labels() if y_b is None else y_b
+    uniform = bool(s_b.size == 0 or np.all(s_b == s_b[0]))
+    R = np.empty((_kernels.TILE, k), dtype)
+    Gt, db = np.empty((k, X_b.shape[1]), dtype), np.empty(k)
+    args = (y_b, s_b, uniform, Z, Z_prev, beta, R, Gt, db)
+    value = _kernels.dense_pass(mode, X_b, Wt, b.astype(dtype), *args)
+    return value, Gt.T, db
 
 
 def _block_terms(X_b, y_b, s_b, W, b, kind, n_out):
@@ -45,34 +58,23 @@ def _block_terms(X_b, y_b, s_b, W, b, kind, n_out):
 
     ``W`` holds the weights where J is evaluated in its first ``n_out``
     columns and, when it has twice as many, those where the gradient is
-    taken in the others (Nesterov's extrapolated point).
+    taken in the others (Nesterov's extrapolated point; their raw
+    predictions cost one more product over the block).
     """
-    loss_gradient = (
-        (lambda Z, y: binary_loss_gradient(Z[:, 0], y))
-        if kind == "binary"
-        else multinomial_loss_gradient
+    mode = _kernels.BINARY if kind == "binary" else _kernels.MULTINOMIAL
+    Z_grad = None
+    if W.shape[1] > n_out:
+        Z_grad = X_b @ W[:, n_out:].astype(X_b.dtype) + b[n_out:].astype(X_b.dtype)
+    value, G, db = _kernel_pass(
+        mode, X_b, s_b, W[:, :n_out], b[:n_out], y_b=y_b, Z_grad=Z_grad
     )
-    value, G, db = 0.0, np.zeros((X_b.shape[1], n_out)), np.zeros(n_out)
-    for rows in _sub_blocks(X_b):
-        X_r, y_r, s_r = X_b[rows], y_b[rows], s_b[rows]
-        Z = X_r @ W
-        Z += b
-        loss, dZ = loss_gradient(Z[:, :n_out], y_r)
-        if W.shape[1] > n_out:
-            _, dZ = loss_gradient(Z[:, n_out:], y_r)
-        dZ = dZ.reshape(len(y_r), n_out) * s_r[:, None]  # R = s * (p - y)
-        G += X_r.T @ dZ
-        db += dZ.sum(axis=0)
-        value += float(np.dot(s_r, loss))
     return np.concatenate([[value], G.ravel(), db])[None, :]
 
 
 def _block_gram(X_b, s_b, U, c):
     """One block's share of ``A^T diag(s) A V``: ``[X_b.T @ R_b; sum R_b]``."""
-    R = X_b @ U
-    R += c
-    R *= s_b[:, None]
-    return np.concatenate([X_b.T @ R, R.sum(axis=0)[None, :]]).ravel()[None, :]
+    _, G, colsum = _kernel_pass(_kernels.WEIGHTED, X_b, s_b, U, c)
+    return np.concatenate([G, colsum[None, :]]).ravel()[None, :]
 
 
 # Up to this many blocks, their d-sized parts are summed on the client (one

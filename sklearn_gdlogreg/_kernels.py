@@ -52,6 +52,35 @@ def _jit(fn=None, **options):
 _LOG_CHUNK = 512
 
 
+@_jit(inline="always")
+def _binary_sample(z, z_prev, beta, y, s, uniform):
+    """One binary sample: ``(loss, factor, r)``.
+
+    ``loss`` is ``s * L(z, y)`` without its ``s * log(1 + e^-|z|)`` term when
+    ``uniform``; that term's ``1 + e^-|z|`` is then returned as ``factor``
+    (else 1), for the caller to multiply up and take one log per chunk.
+    ``r = s * (sigmoid(z') - y)`` at ``z' = z + beta * (z - z_prev)``.
+    """
+    z = float(z)
+    si = float(s)
+    yi = 1.0 if y > 0 else 0.0
+    e = math.exp(-abs(z))
+    # log(1 + e^z) - y z = max(z, 0) + log(1 + e^-|z|) - y z
+    loss = si * (max(z, 0.0) - yi * z)
+    factor = 1.0
+    if uniform:
+        factor = 1.0 + e
+    else:
+        loss += si * math.log1p(e)
+    if beta != 0.0:
+        z = z + beta * (z - float(z_prev))
+        e = math.exp(-abs(z))
+    # sigmoid(z) = 1 / (1 + e) for z >= 0, e / (1 + e) for z < 0: both
+    # accurate to one rounding, relative.
+    p = (1.0 if z >= 0.0 else e) / (1.0 + e)
+    return loss, factor, si * (p - yi)
+
+
 @_jit(inline="always")  # inlined where called: no call with 11 arguments per row
 def _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs):
     """Sample ``i``: its residual into ``r`` (K,), added to ``db``.
@@ -66,27 +95,16 @@ def _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs):
     K = Z.shape[1]
     si = float(s[i])
     if mode == BINARY:
-        z = float(Z[i, 0])
-        yi = 1.0 if y[i] > 0 else 0.0
-        e = math.exp(-abs(z))
-        # log(1 + e^z) - y z = max(z, 0) + log(1 + e^-|z|) - y z
-        loss = si * (max(z, 0.0) - yi * z)
+        loss, factor, r[0] = _binary_sample(
+            Z[i, 0], Z_prev[i, 0], beta, y[i], si, uniform
+        )
         if uniform:
-            logs[1] *= 1.0 + e
+            logs[1] *= factor
             logs[2] += 1.0
             if logs[2] == _LOG_CHUNK:
                 logs[0] += math.log(logs[1])
                 logs[1] = 1.0
                 logs[2] = 0.0
-        else:
-            loss += si * math.log1p(e)
-        if beta != 0.0:
-            z = z + beta * (z - float(Z_prev[i, 0]))
-            e = math.exp(-abs(z))
-        # sigmoid(z) = 1 / (1 + e) for z >= 0, e / (1 + e) for z < 0:
-        # both accurate to one rounding, relative.
-        p = (1.0 if z >= 0.0 else e) / (1.0 + e)
-        r[0] = si * (p - yi)
         db[0] += r[0]
         return loss
     if mode == WEIGHTED:
@@ -132,35 +150,6 @@ def _log_total(s, uniform, logs):
 
 
 # ------------------------------------------------------------- dense X
-@_jit(inline="always")
-def _binary_sample(z, z_prev, beta, y, s, uniform):
-    """One binary sample: ``(loss, factor, r)``.
-
-    ``loss`` is ``s * L(z, y)`` without its ``s * log(1 + e^-|z|)`` term when
-    ``uniform``; that term's ``1 + e^-|z|`` is then returned as ``factor``
-    (else 1), for the caller to multiply up and take one log per chunk.
-    ``r = s * (sigmoid(z') - y)`` at ``z' = z + beta * (z - z_prev)``.
-    """
-    z = float(z)
-    si = float(s)
-    yi = 1.0 if y > 0 else 0.0
-    e = math.exp(-abs(z))
-    # log(1 + e^z) - y z = max(z, 0) + log(1 + e^-|z|) - y z
-    loss = si * (max(z, 0.0) - yi * z)
-    factor = 1.0
-    if uniform:
-        factor = 1.0 + e
-    else:
-        loss += si * math.log1p(e)
-    if beta != 0.0:
-        z = z + beta * (z - float(z_prev))
-        e = math.exp(-abs(z))
-    # sigmoid(z) = 1 / (1 + e) for z >= 0, e / (1 + e) for z < 0: both
-    # accurate to one rounding, relative.
-    p = (1.0 if z >= 0.0 else e) / (1.0 + e)
-    return loss, factor, si * (p - yi)
-
-
 @_jit
 def _dense_binary_rows(X, w, b, y, s, uniform, Z, Z_prev, beta, g, db):
     """:func:`dense_pass` for binary mode and C-ordered X: the hot loop.

@@ -7,23 +7,43 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_gdlogreg import GDLogisticRegression
-from sklearn_gdlogreg._loss import binary_loss_gradient, multinomial_loss_gradient
+from sklearn_gdlogreg import GDLogisticRegression, _kernels
 
 HUGE = np.array([-1e4, -1e3, -40.0, 0.0, 40.0, 1e3, 1e4])
 
 
-def test_binary_loss_is_stable_for_huge_decision_values():
+def per_sample(mode, Z, y, uniform):
+    """Each sample's loss and residual, by the kernel run on it alone."""
+    losses, R = [], []
+    for z, label in zip(Z, y):
+        z = np.asarray(z, dtype=np.float64).reshape(1, -1)
+        r, db = np.empty_like(z), np.empty(z.shape[1])
+        s = np.ones(1)
+        losses.append(
+            _kernels.sample_pass(mode, z, z, 0.0, label[None], s, uniform, r, db)
+        )
+        R.append(r[0])
+    return np.array(losses), np.array(R)
+
+
+@pytest.mark.parametrize("uniform", [False, True])
+def test_binary_loss_is_stable_for_huge_decision_values(uniform):
+    # uniform: the log of the loss is taken on a product (one per chunk).
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        loss1, dz1 = binary_loss_gradient(HUGE, np.ones_like(HUGE))
-        loss0, dz0 = binary_loss_gradient(HUGE, np.zeros_like(HUGE))
+        loss1, dz1 = per_sample(_kernels.BINARY, HUGE, np.ones_like(HUGE), uniform)
+        loss0, dz0 = per_sample(_kernels.BINARY, HUGE, np.zeros_like(HUGE), uniform)
     # Oracle: log(1 + e^{-z}) ~ -z for z -> -inf, ~ e^{-z} for z -> +inf.
     assert_allclose(loss1[:2], [1e4, 1e3])
     assert_allclose(loss0[-2:], [1e3, 1e4])
     assert loss1[-1] == 0.0 and loss0[0] == 0.0
     assert_allclose(loss1[3], np.log(2))
-    assert_allclose(dz1, [-1, -1, -1, -0.5, 0, 0, 0], atol=1e-17)
+    # log(1 + e^-40) = 4.2e-18: exact to rounding sample by sample; through
+    # the product (uniform) the 1 + e^-40 rounds to 1, an absolute error of
+    # at most one rounding of 1 (2.2e-16) per sample.
+    tol = {"atol": 2.3e-16} if uniform else {"rtol": 1e-15}
+    assert_allclose(loss1[4], np.log1p(np.exp(-40.0)), **tol)
+    assert_allclose(dz1[:, 0], [-1, -1, -1, -0.5, 0, 0, 0], atol=1e-17)
     assert np.all(np.isfinite(dz0)) and np.all(np.isfinite(loss0))
 
 
@@ -31,7 +51,7 @@ def test_multinomial_loss_is_stable_for_huge_decision_values():
     Z = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4], [0.0, 1e4, 1e4]])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        loss, dZ = multinomial_loss_gradient(Z, np.array([1, 0, 2]))
+        loss, dZ = per_sample(_kernels.MULTINOMIAL, Z, np.array([1, 0, 2]), True)
     assert_allclose(loss, [2e4, np.log(3), np.log(2)])
     assert_allclose(dZ.sum(axis=1), 0.0, atol=1e-15)
 
