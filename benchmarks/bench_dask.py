@@ -164,7 +164,7 @@ def main():
     in_memory = iteration_fn(objective(LogisticObjective, X, y, s))
     with dask.config.set(scheduler="threads"):
         threaded = iteration_fn(objective(DaskLogisticObjective, Xd, yd, sd))
-        t_mem, t_thr = interleaved_times([in_memory, threaded], repeats)
+        t_mem, t_thr = interleaved_times([in_memory, threaded], repeats, settle=0.2)
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
         as cluster,
@@ -174,7 +174,7 @@ def main():
         # read it from files), not embedded in the graph from the client.
         Xc, yc, sc = (scattered(client, a, chunks[0]) for a in (X, y, s))
         on_cluster = iteration_fn(objective(DaskLogisticObjective, Xc, yc, sc))
-        t_mem2, t_clu = interleaved_times([in_memory, on_cluster], repeats)
+        t_mem2, t_clu = interleaved_times([in_memory, on_cluster], repeats, settle=0.2)
         Xp, yp = Xc, yc.astype(float)
         t_dml = dask_ml_time(Xp, yp, repeats)
     header = ["D1", "rows x cols", "chunks", "ms / iteration", "ratio"]

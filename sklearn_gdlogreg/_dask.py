@@ -108,6 +108,87 @@ def _blockwise_sum(func, width, X, *vectors, **params):
         return parts.sum(axis=0, split_every=_GATHER_PARTS).compute()
 
 
+class _BlockHolder:
+    """A dask actor on one worker: the row blocks that live there.
+
+    Holds references to the blocks already in the worker's memory (no copy)
+    and runs a block function on all of them, returning the sum of their
+    d-sized rows.
+    """
+
+    def __init__(self, blocks):
+        self.blocks = blocks  # [{"X": X_b, "y": y_b, "s": s_b}, ...]
+
+    def sum(self, func, names, params):
+        parts = [func(b["X"], *(b[n] for n in names), **params) for b in self.blocks]
+        return np.concatenate(parts).sum(axis=0)
+
+
+class _BlockActors:
+    """One :class:`_BlockHolder` per worker that holds blocks of X.
+
+    On a ``dask.distributed`` cluster each pass then costs one direct call
+    from the client to each of those workers, instead of a task graph sent
+    through the scheduler: the scheduler's batched messages (10 ms from the
+    client, 5 ms to the workers, 2 ms back) put a floor of about 20 ms on
+    any graph round trip, three times one pass over D1 on 2 workers.
+    """
+
+    def __init__(self, client, holders):
+        self.client, self.holders = client, holders
+
+    @classmethod
+    def create(cls, **arrays):
+        """Actors for persisted arrays on the current distributed client.
+
+        None when the arrays are not computed by a ``dask.distributed``
+        client (threaded scheduler) or not held as futures.
+        """
+        try:
+            import dask
+            from distributed import futures_of, get_client, wait
+
+            client = get_client()
+        except (ImportError, ValueError):  # no distributed, or no client
+            return None
+        if dask.base.get_scheduler() != client.get:  # e.g. scheduler="threads"
+            return None
+        columns = {}
+        for name, a in arrays.items():
+            futures = {f.key: f for f in futures_of(a)}
+            keys = list(dask.core.flatten(a.__dask_keys__()))
+            if any(k not in futures for k in keys):
+                return None
+            columns[name] = [futures[k] for k in keys]
+        blocks = [dict(zip(columns, row)) for row in zip(*columns.values())]
+        # Each block's arrays live together (y and s were computed beside X).
+        wait([b["X"] for b in blocks])  # persisted: where they are, once done
+        where = client.who_has([b["X"] for b in blocks])
+        by_worker = {}
+        for b in blocks:
+            workers = where.get(b["X"].key) or [None]
+            by_worker.setdefault(workers[0], []).append(b)
+        if None in by_worker:
+            return None
+        holders = [
+            client.submit(
+                _BlockHolder, held, actor=True, workers=[address],
+                allow_other_workers=False, pure=False,
+            ).result()
+            for address, held in by_worker.items()
+        ]  # fmt: skip
+        return cls(client, holders)
+
+    def sum(self, func, names, params):
+        """``sum_b func(X_b, v_b..., **params)``: one call to each worker."""
+        return np.sum(self.results(func, names, params), axis=0)
+
+    def results(self, func, names, params):
+        """Each worker's sum over its blocks, as it reaches the client."""
+        calls = [h.sum(func, names, params) for h in self.holders]
+        return [call.result() for call in calls]
+
+
 def _beside(X, v):
     """``v``, with each block computed (and kept) where X's block lives."""
     import dask.array as da
@@ -182,10 +263,22 @@ class DaskLogisticObjective(LogisticObjective):
         y, s = (_beside(X, v.rechunk((rows,))) for v in (y, s))
         X = X.map_blocks(_aligned, dtype=X.dtype)
         self.X, self.y, self.s = dask.persist(X, y, s)
+        # On a distributed cluster: one actor per worker holding its blocks.
+        self._actors = _BlockActors.create(X=self.X, y=self.y, s=self.s)
         penalty = 0.0 if np.isinf(C) else 1.0 / (C * S)
         self.l2 = (1.0 - l1_ratio) * penalty
         self.l1 = l1_ratio * penalty
         self._setup_preconditioner(preconditioner)
+
+    def _blockwise(self, func, width, names, **params):
+        """``sum_b func(X_b, v_b..., **params)`` over the row blocks.
+
+        ``names`` are the per-sample arrays passed along (``"y"``, ``"s"``).
+        """
+        if self._actors is None:
+            vectors = [getattr(self, name) for name in names]
+            return _blockwise_sum(func, width, self.X, *vectors, **params)
+        return self._actors.sum(func, names, params)
 
     def _setup_preconditioner(self, preconditioner):
         # LogisticObjective's, with the weighted moments taken blockwise.
@@ -221,8 +314,8 @@ class DaskLogisticObjective(LogisticObjective):
             w_g, b_g = self.to_original(theta_grad)
             w, b = np.hstack([w, w_g]), np.concatenate([b, b_g])
         d, k = self.n_features, self.n_out
-        out = _blockwise_sum(
-            _block_terms, 1 + (d + 1) * k, self.X, self.y, self.s,
+        out = self._blockwise(
+            _block_terms, 1 + (d + 1) * k, ("y", "s"),
             W=w, b=b, kind=self.kind, n_out=k,
         )  # fmt: skip
         G = out[1 : 1 + d * k].reshape(d, k).astype(self.dtype)
@@ -272,8 +365,8 @@ class DaskLogisticObjective(LogisticObjective):
             m = V.shape[1]
             U = V[:d] / scale
             c = V[d] - self.mean @ U if self.fit_intercept else np.zeros(m)
-            out = _blockwise_sum(
-                _block_gram, (d + 1) * m, self.X, self.s,
+            out = self._blockwise(
+                _block_gram, (d + 1) * m, ("s",),
                 U=U.astype(self.dtype), c=c.astype(self.dtype),
             ).reshape(d + 1, m)  # fmt: skip
             rows = [(out[:d] - mean * out[d]) / scale]

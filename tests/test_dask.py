@@ -90,28 +90,49 @@ def test_float32_and_numpy_labels_threaded(data):
     np.testing.assert_allclose(b.coef_, a.coef_, rtol=1e-4, atol=1e-6)
 
 
-def test_only_small_results_reach_the_client(data, monkeypatch):
+@pytest.mark.parametrize("where", ["threads", "cluster"])
+def test_only_small_results_reach_the_client(where, data, monkeypatch, request):
     # Every computed result that comes back to the client is recorded: none
     # may be n-sized (X, raw predictions, residuals stay in the blocks).
+    # Threaded scheduler: graphs computed; cluster: also the per-worker sums
+    # of the block actors (one call per worker and pass).
     import dask
     import dask.base
 
-    sizes = []
+    from sklearn_gdlogreg._dask import _BlockActors
+
+    sizes, actor_calls = [], []
     compute = dask.base.compute
+    results = _BlockActors.results
 
     def recording_compute(*args, **kwargs):
-        results = compute(*args, **kwargs)
-        sizes.extend(np.size(r) for r in results)
-        return results
+        out = compute(*args, **kwargs)
+        sizes.extend(np.size(r) for r in out)
+        return out
+
+    def recording_results(self, *args):
+        out = results(self, *args)
+        sizes.extend(np.size(r) for r in out)
+        actor_calls.append(len(out))
+        return out
 
     monkeypatch.setattr(dask.base, "compute", recording_compute)
     monkeypatch.setattr(dask, "compute", recording_compute)
+    monkeypatch.setattr(_BlockActors, "results", recording_results)
+    if where == "cluster":
+        request.getfixturevalue("client")
     X, y, _ = data
-    with pytest.warns(ConvergenceWarning):
+    with (
+        dask.config.set(scheduler="threads" if where == "threads" else None),
+        pytest.warns(ConvergenceWarning),
+    ):
         GDLogisticRegression(solver="nesterov", max_iter=10).fit(
             da.from_array(X, chunks=CHUNK), da.from_array(y, chunks=CHUNK)
         )
-    assert len(sizes) > 10  # the recorder saw the passes
+    assert len(sizes) > 10  # the recorders saw the passes
+    # On the cluster, the passes went through the actors (one per worker).
+    assert (len(actor_calls) > 10) == (where == "cluster")
+    assert set(actor_calls) <= {1, 2}
     # At most one d-sized row per block: [J, X_b.T @ R_b, sum R_b], 3 classes.
     n_blocks, width = X.shape[0] // CHUNK, 1 + (X.shape[1] + 1) * 3
     assert max(sizes) <= n_blocks * width < X.shape[0]
