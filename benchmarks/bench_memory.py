@@ -77,7 +77,7 @@ def main():
             )
     header = ["data", "dtype", "method", "X MiB", "peak beyond X MiB", "peak / X"]
     print(table(header, rows))
-    print(f"\n(fits of {MAX_ITER} iterations; the peak is reached in the first)")
+    print(f"\n(fits of {MAX_ITER} iterations)")
 
 
 if __name__ == "__main__":

@@ -364,6 +364,9 @@ class GDLogisticRegression(
             fit_intercept=self.fit_intercept,
             preconditioner=preconditioner,
         )
+        # The objective holds what it needs (in X's dtype): the encoded labels
+        # and float64 weights made here need not live through the descent.
+        del y_enc, s
         return self._solve(objective, classes, callback_data=(X, y, sample_weight))
 
     def _solve(self, objective, classes, callback_data=None):
