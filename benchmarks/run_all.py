@@ -1,8 +1,9 @@
 """Regenerate the results section of ``benchmarks/README.md``.
 
-Runs ``bench_iteration.py``, ``bench_convergence.py`` and ``bench_memory.py``
-(full data, their default repeats) one after the other and replaces the text
-between the ``<!-- results -->`` markers of the README with their output.
+Runs ``bench_iteration.py``, ``bench_convergence.py``, ``bench_memory.py``
+and ``bench_dask.py`` (full data, their default repeats) one after the other
+and replaces the text between the ``<!-- results -->`` markers of the README
+with their output (stdout only: dask's log lines go to stderr).
 
 Run: ``python benchmarks/run_all.py`` (takes several minutes; run it on a
 quiet machine and check the load average it prints).
@@ -13,7 +14,12 @@ import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).parent
-SCRIPTS = ("bench_iteration.py", "bench_convergence.py", "bench_memory.py")
+SCRIPTS = (
+    "bench_iteration.py",
+    "bench_convergence.py",
+    "bench_memory.py",
+    "bench_dask.py",
+)
 BEGIN, END = "<!-- results -->", "<!-- /results -->"
 
 

@@ -78,14 +78,29 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("threads", [False, True])
-@pytest.mark.parametrize("case", list(CASES))
-def test_same_scores_and_choice_as_grid_search(
-    case, threads, breast_cancer, monkeypatch
-):
-    if threads:  # dense X cut in many row blocks, shared among 2 threads
+def _set_layout(monkeypatch, layout):
+    """How dense X's rows are processed (each layout must give the same).
+
+    "whole": as for small data, every row and every model at once, held-out
+    rows weighted 0; "grouped": as for large data, rows grouped by the
+    models training on them; "grouped_threads": that, cut in many row
+    blocks shared among 2 threads; "fallback": too many groups, so one.
+    """
+    if layout != "whole":
+        monkeypatch.setattr("sklearn_gdlogreg._batched._SMALL_PRODUCT", 0)
+    if layout == "grouped_threads":
         monkeypatch.setattr("sklearn_gdlogreg._batched._BLOCK_ROWS", 64)
         monkeypatch.setattr("sklearn_gdlogreg._cv_search._n_threads", lambda X, m: 2)
+    if layout == "fallback":
+        monkeypatch.setattr("sklearn_gdlogreg._batched._MAX_GROUPS", 1)
+
+
+@pytest.mark.parametrize("layout", ["whole", "grouped", "grouped_threads"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_same_scores_and_choice_as_grid_search(
+    case, layout, breast_cancer, monkeypatch
+):
+    _set_layout(monkeypatch, layout)
     make_data, alphas, params = CASES[case]
     X, y = breast_cancer if make_data is None else make_data()
     cv = StratifiedKFold(4, shuffle=True, random_state=0)
@@ -100,13 +115,19 @@ def test_same_scores_and_choice_as_grid_search(
     np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
 
 
-@pytest.mark.parametrize("weighted", [True, False])
-def test_fold_models_match_separate_fits(breast_cancer_raw, weighted):
+@pytest.mark.parametrize("layout", ["whole", "grouped", "fallback"])
+@pytest.mark.parametrize("weighted", [True, False, "zeros"])
+def test_fold_models_match_separate_fits(
+    breast_cancer_raw, weighted, layout, monkeypatch
+):
     # Unscaled data with the diagonal preconditioner, with and without sample
-    # weights (the unweighted loss sums logs as logs of products): each
-    # batched model's cost history is that of a fit on its training rows.
+    # weights (the unweighted loss sums logs as logs of products; zero
+    # weights: rows that no model trains on): each batched model's cost
+    # history is that of a fit on its training rows.
+    _set_layout(monkeypatch, layout)
     X, y = breast_cancer_raw
-    sw = np.random.RandomState(0).randint(1, 4, size=y.size).astype(float)
+    low = 0 if weighted == "zeros" else 1
+    sw = np.random.RandomState(0).randint(low, 4, size=y.size).astype(float)
     sw = sw if weighted else None
     folds = list(StratifiedKFold(3).split(X, y))
     params = dict(max_iter=30, tol=0.0, preconditioner="diagonal", C=10.0)
@@ -231,3 +252,64 @@ def test_cholesky_preconditioner_is_refused_not_ignored():
     search = GDLogisticRegressionCV(alphas=[0.1], preconditioner="cholesky")
     with pytest.raises(ValueError, match="'preconditioner' parameter"):
         search.fit(X, y)
+
+
+def test_vectorized_exp_matches_numpy():
+    # The binary kernels' exp(-a), a polynomial with the exponent set in its
+    # bits (so that it vectorizes), against NumPy's exp on [0, 40].
+    from numba import njit
+
+    from sklearn_gdlogreg._batched import _exp_neg
+
+    @njit
+    def exp_neg(a, out):
+        for i in range(a.size):
+            out[i] = _exp_neg(a[i])
+
+    a = np.concatenate(
+        [np.linspace(0, 40, 400_001), np.random.RandomState(0).uniform(0, 40, 10**5)]
+    )
+    out = np.empty_like(a)
+    exp_neg(a, out)
+    np.testing.assert_allclose(out, np.exp(-a), rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "masked", "weighted"])
+def test_binary_kernels_match_numpy(kind):
+    # Residuals, their sums and the loss of one block (1,300 rows: two flushes
+    # of the product of factors and a remainder), z from -800 to 800, against
+    # NumPy's logaddexp and SciPy's expit.
+    from scipy.special import expit
+
+    from sklearn_gdlogreg import _batched
+
+    rng = np.random.RandomState(0)
+    n, m = 1300, 7
+    Z = rng.standard_normal((n, m)) * 8
+    Z[:4] = [[-800.0], [800.0], [0.0], [-37.5]]
+    b = rng.standard_normal(m)
+    y = (rng.uniform(size=n) > 0.5).astype(float)
+    c = rng.uniform(0.5, 2.0, size=m)
+    s = {
+        "uniform": np.tile(c, (n, 1)),
+        "masked": np.where(rng.uniform(size=(n, m)) > 0.25, c, 0.0),
+        "weighted": rng.uniform(0, 2, size=(n, m)),
+    }[kind]
+    z = Z + b
+    loss = np.sum(s * (np.logaddexp(0, z) - y[:, None] * z), axis=0)
+    R = s * (expit(z) - y[:, None])
+    acc = np.zeros((4, m))
+    acc[2] = 1.0
+    E = np.empty((n, m))  # scratch
+    if kind == "uniform":
+        _batched._binary_uniform(Z, E, b, 0.5 - y, c, acc)
+    elif kind == "masked":
+        _batched._binary_masked(Z, E, b, 0.5 - y, s, acc)
+    else:
+        _batched._binary_weighted(Z, E, b, 0.5 - y, s, acc)
+    ours = acc[1] if kind == "weighted" else c * (0.5 * acc[1] + acc[3])
+    ours += np.sum(s * (0.5 - y)[:, None] * z, axis=0)  # the linear part
+    # sigmoid(z) = 1/2 - (1/d - 1/2) for z < 0: ~1e-16 absolute, not relative.
+    np.testing.assert_allclose(Z, R, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(acc[0], R.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(ours, loss, rtol=1e-12)
