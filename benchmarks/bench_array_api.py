@@ -103,7 +103,7 @@ def main():
                 s_xp = xp.asarray(s, dtype=X_xp.dtype, device=device)
                 fn = iteration_fn(ArrayAPIObjective(X_xp, y_xp, s_xp, **kw))
                 fns.append(one_thread(xp, fn) if "1 thread" in label else fn)
-            times = interleaved_times(fns, args.repeats)
+            times = interleaved_times(fns, args.repeats, settle=0.2)
         for (label, _, _), t in zip(found, times[1:]):
             rows.append(
                 [name, label, f"{times[0] * 1e3:.2f}", f"{t * 1e3:.2f}",
