@@ -79,17 +79,20 @@ def median_time(fn, repeats, warmup=1):
     return statistics.median(times)
 
 
-def interleaved_times(fns, repeats, warmup=1, settle=0.0):
+def interleaved_times(fns, repeats, warmup=1, settle=0.0, burst=1, warm=0.0):
     """Median wall time of each function, the runs interleaved round-robin.
 
     Measuring side by side this way, a burst of load from elsewhere on the
-    machine hits every column alike instead of one of them. ``settle``
-    seconds of sleep before each timed run let the previous column's BLAS
-    threads go idle: OpenBLAS keeps its threads spinning (busy) for about
-    0.1 s after every multi-threaded call, which on a 2-core machine halves
-    the speed of whatever runs next. A fit's iterations follow each other
-    without such a call in between, so each column is timed as it runs
-    alone.
+    machine hits every column alike instead of one of them.
+
+    For the steady state of a loop (a fit runs its iterations back to back):
+    ``settle`` seconds of sleep before each column's turn let the previous
+    column's threads go idle (OpenBLAS keeps its threads spinning for a
+    while after every multi-threaded call, which on a 2-core machine halves
+    the speed of whatever runs next); then the function runs untimed for
+    ``warm`` seconds (on this machine's virtual cores the first tens of
+    milliseconds after an idle pause run up to 2x slower), and ``burst``
+    timed calls back to back give the time per call.
     """
     for fn in fns:
         for _ in range(warmup):
@@ -100,8 +103,12 @@ def interleaved_times(fns, repeats, warmup=1, settle=0.0):
             if settle:
                 time.sleep(settle)
             start = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - start)
+            while time.perf_counter() - start < warm:
+                fn()
+            start = time.perf_counter()
+            for _ in range(burst):
+                fn()
+            ts.append((time.perf_counter() - start) / burst)
     return [statistics.median(ts) for ts in times]
 
 

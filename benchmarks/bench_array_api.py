@@ -20,6 +20,9 @@ from sklearn import config_context
 
 from sklearn_gdlogreg._objective import LogisticObjective
 
+# Steady state of each column's loop: see _data.interleaved_times.
+STEADY = dict(settle=0.2, warm=0.05, burst=3)
+
 
 def iteration_fn(obj):
     """One iteration of gradient_descent's loop body on ``obj``."""
@@ -103,7 +106,9 @@ def main():
                 s_xp = xp.asarray(s, dtype=X_xp.dtype, device=device)
                 fn = iteration_fn(ArrayAPIObjective(X_xp, y_xp, s_xp, **kw))
                 fns.append(one_thread(xp, fn) if "1 thread" in label else fn)
-            times = interleaved_times(fns, args.repeats, settle=0.2)
+            times = interleaved_times(
+                fns, args.repeats, **({} if args.quick else STEADY)
+            )
         for (label, _, _), t in zip(found, times[1:]):
             rows.append(
                 [name, label, f"{times[0] * 1e3:.2f}", f"{t * 1e3:.2f}",

@@ -155,6 +155,8 @@ def main():
         print("dask[distributed] is not installed: pip install 'dask[distributed]'")
         return
     print(f"Machine: {machine()}\n")
+    # Steady state of each path's loop: see _data.interleaved_times.
+    steady = {} if args.quick else dict(settle=0.2, warm=0.05, burst=3)
     X, y = load("D1", quick=args.quick)
     s = np.ones(X.shape[0])
     n_chunks = 4  # two per worker
@@ -164,7 +166,7 @@ def main():
     in_memory = iteration_fn(objective(LogisticObjective, X, y, s))
     with dask.config.set(scheduler="threads"):
         threaded = iteration_fn(objective(DaskLogisticObjective, Xd, yd, sd))
-        t_mem, t_thr = interleaved_times([in_memory, threaded], repeats, settle=0.2)
+        t_mem, t_thr = interleaved_times([in_memory, threaded], repeats, **steady)
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
         as cluster,
@@ -174,7 +176,7 @@ def main():
         # read it from files), not embedded in the graph from the client.
         Xc, yc, sc = (scattered(client, a, chunks[0]) for a in (X, y, s))
         on_cluster = iteration_fn(objective(DaskLogisticObjective, Xc, yc, sc))
-        t_mem2, t_clu = interleaved_times([in_memory, on_cluster], repeats, settle=0.2)
+        t_mem2, t_clu = interleaved_times([in_memory, on_cluster], repeats, **steady)
         Xp, yp = Xc, yc.astype(float)
         t_dml = dask_ml_time(Xp, yp, repeats)
     header = ["D1", "rows x cols", "chunks", "ms / iteration", "ratio"]

@@ -11,6 +11,10 @@ For each data set, side by side in one run (median of ``--repeats``):
   per iteration, when dask-ml is installed (optional column);
 - the one-off cost of the Lipschitz bound behind ``alpha="auto"``.
 
+Each column's turn is 0.05 s of untimed calls, then 5 timed back to back
+(the steady state of a fit's loop), after a 0.2 s pause so that the
+previous column's BLAS threads are idle (see ``_data.interleaved_times``).
+
 Targets (SPEC section 5): P1 ours/floor <= 1.3 on D1; P2 D1f/D1 <= 0.6;
 P6 ours/floor <= 1.3 on D3.
 
@@ -116,7 +120,11 @@ def main():
         X, y = load(name, quick=args.quick)
         obj = make_objective(X, y)
         t_floor, t_ours, t_lect = interleaved_times(
-            [floor_fn(X), ours_fn(obj), lecture_fn(X, y)], args.repeats, settle=0.2
+            [floor_fn(X), ours_fn(obj), lecture_fn(X, y)],
+            args.repeats,
+            settle=0.2,
+            warm=0.0 if args.quick else 0.05,
+            burst=1 if args.quick else 5,
         )
         t_dask = dask_ml_time(X, y, args.repeats)
         t_lip = median_time(obj.lipschitz, max(1, args.repeats // 2), warmup=0)

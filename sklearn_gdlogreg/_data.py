@@ -228,12 +228,11 @@ class FusedPass:
         if Z_prev is None:
             Z_prev, beta = Z, 0.0
         args = (Wt, b, Z, Z_prev, float(beta))
-        if len(self.workers) == 1:
-            values = [self._run(self.workers[0], *args)]
-        else:
-            pool = _executor(len(self.workers))
-            futures = [pool.submit(self._run, wk, *args) for wk in self.workers]
-            values = [f.result() for f in futures]
+        # The calling thread runs the first range itself, the pool the others.
+        pool = _executor(len(self.workers) - 1) if len(self.workers) > 1 else None
+        futures = [pool.submit(self._run, wk, *args) for wk in self.workers[1:]]
+        values = [self._run(self.workers[0], *args)]
+        values += [f.result() for f in futures]
         Gt = self.workers[0].Gt.copy()
         db = self.workers[0].db.copy()
         for wk in self.workers[1:]:
