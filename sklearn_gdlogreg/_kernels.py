@@ -53,36 +53,45 @@ _LOG_CHUNK = 512
 
 
 @_jit(inline="always")
-def _binary_sample(z, z_prev, beta, y, s, uniform):
+def _binary_sample(z, z_prev, y, s, uniform, c):
     """One binary sample: ``(loss, factor, r)``.
 
-    ``loss`` is ``s * L(z, y)`` without its ``s * log(1 + e^-|z|)`` term when
-    ``uniform``; that term's ``1 + e^-|z|`` is then returned as ``factor``
-    (else 1), for the caller to multiply up and take one log per chunk.
-    ``r = s * (sigmoid(z') - y)`` at ``z' = z + beta * (z - z_prev)``.
+    ``loss`` (float64) is ``s * L(z, y)`` without its ``s * log(1 + e^-|z|)``
+    term when ``uniform``; that term's ``1 + e^-|z|`` is then returned as
+    ``factor`` (else 1), for the caller to multiply up and take one log per
+    chunk. ``r = s * (sigmoid(z') - y)`` at ``z' = z + beta * (z - z_prev)``.
+    ``c`` holds ``(0, 1, beta)`` in X's dtype: the arithmetic runs in X's
+    dtype (float32 ``exp`` for float32 X).
     """
-    z = float(z)
-    si = float(s)
-    yi = 1.0 if y > 0 else 0.0
+    zero, one, beta = c[0], c[1], c[2]
+    yi = one if y > 0 else zero
     e = math.exp(-abs(z))
     # log(1 + e^z) - y z = max(z, 0) + log(1 + e^-|z|) - y z
-    loss = si * (max(z, 0.0) - yi * z)
+    loss = float(s * (max(z, zero) - yi * z))
     factor = 1.0
     if uniform:
-        factor = 1.0 + e
+        factor = float(one + e)
     else:
-        loss += si * math.log1p(e)
-    if beta != 0.0:
-        z = z + beta * (z - float(z_prev))
+        loss += float(s * math.log1p(e))
+    if beta != zero:
+        z = z + beta * (z - z_prev)
         e = math.exp(-abs(z))
     # sigmoid(z) = 1 / (1 + e) for z >= 0, e / (1 + e) for z < 0: both
     # accurate to one rounding, relative.
-    p = (1.0 if z >= 0.0 else e) / (1.0 + e)
-    return loss, factor, si * (p - yi)
+    p = (one if z >= zero else e) / (one + e)
+    return loss, factor, s * (p - yi)
+
+
+@_jit(inline="always")
+def _constants(like, beta):
+    """``(0, 1, beta)`` in the dtype of the array ``like``."""
+    c = np.empty(3, like.dtype)
+    c[0], c[1], c[2] = 0, 1, beta
+    return c
 
 
 @_jit(inline="always")  # inlined where called: no call with 11 arguments per row
-def _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs):
+def _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs, c):
     """Sample ``i``: its residual into ``r`` (K,), added to ``db``.
 
     The residual is taken at ``Z + beta * (Z - Z_prev)`` when ``beta != 0``
@@ -96,7 +105,7 @@ def _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs):
     si = float(s[i])
     if mode == BINARY:
         loss, factor, r[0] = _binary_sample(
-            Z[i, 0], Z_prev[i, 0], beta, y[i], si, uniform
+            Z[i, 0], Z_prev[i, 0], y[i], s[i], uniform, c
         )
         if uniform:
             logs[1] *= factor
@@ -159,6 +168,7 @@ def _dense_binary_rows(X, w, b, y, s, uniform, Z, Z_prev, beta, g, db):
     measured faster than one or four on D1, float64 and float32).
     """
     m, d = X.shape
+    c = _constants(X, beta)
     r2 = np.empty(2, X.dtype)  # residuals in X's dtype: float32 lanes
     value = 0.0
     r_sum = 0.0
@@ -175,7 +185,7 @@ def _dense_binary_rows(X, w, b, y, s, uniform, Z, Z_prev, beta, g, db):
         Z[i, 0], Z[i + 1, 0] = a0, a1
         for q in range(2):
             loss, factor, r = _binary_sample(
-                Z[i + q, 0], Z_prev[i + q, 0], beta, y[i + q], s[i + q], uniform
+                Z[i + q, 0], Z_prev[i + q, 0], y[i + q], s[i + q], uniform, c
             )
             value += loss
             product *= factor
@@ -194,7 +204,7 @@ def _dense_binary_rows(X, w, b, y, s, uniform, Z, Z_prev, beta, g, db):
         for j in range(d):
             acc += X[i, j] * w[j]
         Z[i, 0] = acc
-        loss, factor, r = _binary_sample(acc, Z_prev[i, 0], beta, y[i], s[i], uniform)
+        loss, factor, r = _binary_sample(acc, Z_prev[i, 0], y[i], s[i], uniform, c)
         value += loss
         product *= factor
         r_sum += r
@@ -254,6 +264,7 @@ def dense_pass(mode, X, Wt, b, y, s, uniform, Z, Z_prev, beta, R, Gt, db):
     Gt[:] = 0
     db[:] = 0.0
     logs = np.array([0.0, 1.0, 0.0])
+    c = _constants(Z, beta)
     value = 0.0
     if mode == BINARY and X.strides[1] == X.itemsize:
         return _dense_binary_rows(
@@ -274,7 +285,7 @@ def dense_pass(mode, X, Wt, b, y, s, uniform, Z, Z_prev, beta, R, Gt, db):
                     db[k] += r[k]
             else:
                 value += _row_terms(
-                    mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs
+                    mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs, c
                 )
             for k in range(K):
                 rk = r[k]
@@ -294,7 +305,7 @@ def dense_pass(mode, X, Wt, b, y, s, uniform, Z, Z_prev, beta, R, Gt, db):
                     Z[i, k] += X[i, j] * w
         for i in range(t0, t1):
             r = R[i - t0]
-            value += _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs)
+            value += _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs, c)
         for j in range(d):
             for k in range(K):
                 acc = Gt[k, j] * 0
@@ -318,6 +329,7 @@ def _csr_binary_rows(
     """
     m = indptr.shape[0] - 1
     tile = r.shape[0]
+    c = _constants(r, beta)
     value = 0.0
     r_sum = 0.0
     log_sum = 0.0
@@ -330,9 +342,7 @@ def _csr_binary_rows(
             for p in range(indptr[i], indptr[i + 1]):
                 acc += data[p] * w[indices[p]]
             Z[i, 0] = acc
-            loss, factor, ri = _binary_sample(
-                acc, Z_prev[i, 0], beta, y[i], s[i], uniform
-            )
+            loss, factor, ri = _binary_sample(acc, Z_prev[i, 0], y[i], s[i], uniform, c)
             value += loss
             product *= factor
             count += 1
@@ -370,6 +380,7 @@ def csr_pass(
         args = (y, s, uniform, Z, Z_prev, beta, g, db, R)
         return _csr_binary_rows(data, indices, indptr, Wt[0], b[0], *args)
     logs = np.array([0.0, 1.0, 0.0])
+    c = _constants(Z, beta)
     value = 0.0
     r = R[0]
     for i in range(m):
@@ -379,7 +390,7 @@ def csr_pass(
             for p in range(p0, p1):
                 acc += data[p] * Wt[k, indices[p]]
             Z[i, k] = acc
-        value += _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs)
+        value += _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs, c)
         for k in range(K):
             rk = r[k]
             for p in range(p0, p1):
@@ -397,9 +408,10 @@ def sample_pass(mode, Z, Z_prev, beta, y, s, uniform, R, db):
     """
     db[:] = 0.0
     logs = np.array([0.0, 1.0, 0.0])
+    c = _constants(Z, beta)
     value = 0.0
     for i in range(Z.shape[0]):
-        value += _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, R[i], db, logs)
+        value += _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, R[i], db, logs, c)
     return value + _log_total(s, uniform, logs)
 
 
