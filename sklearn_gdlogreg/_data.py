@@ -107,8 +107,17 @@ def single_threaded_blas():
     return _threadpool_controller().limit(limits=1, user_api="blas")
 
 
-@cache
 def _executor(n_threads):
+    """This process's thread pool for the fused pass.
+
+    Keyed by process id: a process forked after a fit inherits the cached
+    pool but not its threads, and would wait forever on it.
+    """
+    return _process_executor(n_threads, os.getpid())
+
+
+@cache
+def _process_executor(n_threads, pid):
     return ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="gdlogreg")
 
 

@@ -6,6 +6,8 @@
 - Clones fitted in several threads at once, and one model predicting in
   several threads, give the serial results bit for bit (the oracle is the
   same computation run serially first).
+- A process forked after a fit fits too (the fused pass's thread pool is
+  per process).
 """
 
 import copy
@@ -158,3 +160,34 @@ def test_one_model_predicting_in_threads_matches_serial(request, data):
     for i, got in enumerate(threaded):
         for ref_out, got_out in zip(serial[i % len(chunks)], got):
             assert_array_equal(got_out, ref_out)
+
+
+def _fit_in_child(X, y, queue):
+    est = GDLogisticRegression(max_iter=3).fit(X, y)
+    queue.put(est.coef_)
+
+
+@pytest.mark.skipif(
+    "fork" not in __import__("multiprocessing").get_all_start_methods(),
+    reason="the fork start method does not exist on this platform",
+)
+def test_fit_in_a_process_forked_after_a_fit():
+    # A forked child inherits the parent's cached thread pool but not its
+    # threads: the fused pass must not wait on it. Large enough for two row
+    # ranges (two threads). Oracle: the same fit in the parent.
+    import multiprocessing
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20_000, 5))
+    y = (X[:, 0] + rng.standard_normal(20_000) > 0).astype(int)
+    expected = GDLogisticRegression(max_iter=3).fit(X, y).coef_  # pool made
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_fit_in_child, args=(X, y, queue))
+    child.start()
+    child.join(60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung, "the fit in the forked process never finished"
+    np.testing.assert_allclose(queue.get(timeout=10), expected, rtol=1e-12)
