@@ -112,6 +112,29 @@ def interleaved_times(fns, repeats, warmup=1, settle=0.0, burst=1, warm=0.0):
     return [statistics.median(ts) for ts in times]
 
 
+def iteration_fn(obj):
+    """One iteration of gradient_descent's loop body on ``obj``, as a function.
+
+    The proximal step, the convergence test's max-norm (in the objective's
+    own namespace) and J with the gradient in one pass, at a fixed step
+    ``1/L``; any objective (NumPy, dask, array API).
+    """
+    step = 1.0 / obj.lipschitz()
+    theta = obj.from_original(
+        np.zeros((obj.n_features, 1), obj.dtype), np.zeros(1, obj.dtype)
+    )
+    Z = obj.new_raw()
+    _, dtheta = obj.value_grad_pass(theta, Z)
+    max_abs = getattr(obj, "max_abs", lambda a: float(np.max(np.abs(a))))
+
+    def iteration():
+        theta_new = obj.prox(theta - step * dtheta, step)
+        max_abs(theta - theta_new)  # the convergence test
+        return obj.value_grad_pass(theta_new, Z)
+
+    return iteration
+
+
 def machine():
     """One line describing the machine and its current load."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",) * 3

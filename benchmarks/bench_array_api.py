@@ -15,31 +15,13 @@ import os
 os.environ.setdefault("SCIPY_ARRAY_API", "1")  # before SciPy is imported
 
 import numpy as np
-from _data import interleaved_times, load, machine, parse_args, table
+from _data import interleaved_times, iteration_fn, load, machine, parse_args, table
 from sklearn import config_context
 
 from sklearn_gdlogreg._objective import LogisticObjective
 
 # Steady state of each column's loop: see _data.interleaved_times.
 STEADY = dict(settle=0.2, warm=0.05, burst=3)
-
-
-def iteration_fn(obj):
-    """One iteration of gradient_descent's loop body on ``obj``."""
-    step = 1.0 / obj.lipschitz()
-    theta = obj.from_original(
-        np.zeros((obj.n_features, 1), obj.dtype), np.zeros(1, obj.dtype)
-    )
-    Z = obj.new_raw()
-    _, dtheta = obj.value_grad_pass(theta, Z)
-    max_abs = getattr(obj, "max_abs", lambda a: float(np.max(np.abs(a))))
-
-    def iteration():
-        theta_new = obj.prox(theta - step * dtheta, step)
-        max_abs(theta - theta_new)  # the convergence test
-        return obj.value_grad_pass(theta_new, Z)
-
-    return iteration
 
 
 def one_thread(torch, fn):

@@ -24,7 +24,7 @@ import time
 import warnings
 
 import numpy as np
-from _data import interleaved_times, load, machine, median_time, table
+from _data import interleaved_times, iteration_fn, load, machine, median_time, table
 
 from sklearn_gdlogreg import GDLogisticRegression
 from sklearn_gdlogreg._objective import LogisticObjective
@@ -41,21 +41,6 @@ def objective(cls, X, y, s):
         fit_intercept=True,
         preconditioner="diagonal",
     )
-
-
-def iteration_fn(obj):
-    """One iteration of gradient_descent's loop body on ``obj``."""
-    step = 1.0 / obj.lipschitz()
-    theta = np.zeros((obj.n_dof, 1), dtype=obj.dtype)
-    Z = obj.new_raw()
-    _, dtheta = obj.value_grad_pass(theta, Z)
-
-    def iteration():
-        theta_new = obj.prox(theta - step * dtheta, step)
-        np.max(np.abs(theta - theta_new))  # the convergence test
-        return obj.value_grad_pass(theta_new, Z)
-
-    return iteration
 
 
 def scattered(client, a, rows):

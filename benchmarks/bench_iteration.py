@@ -25,7 +25,15 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from _data import interleaved_times, load, machine, median_time, parse_args, table
+from _data import (
+    interleaved_times,
+    iteration_fn,
+    load,
+    machine,
+    median_time,
+    parse_args,
+    table,
+)
 
 from sklearn_gdlogreg._objective import LogisticObjective
 
@@ -51,21 +59,6 @@ def floor_fn(X):
     if sp.issparse(X):
         return lambda: (X @ w, X.T @ r)
     return lambda: X @ w
-
-
-def ours_fn(obj):
-    """One iteration of gradient_descent's loop body."""
-    step = 1.0 / obj.lipschitz()
-    theta = np.zeros((obj.n_dof, 1), dtype=obj.dtype)
-    Z = obj.new_raw()
-    _, dtheta = obj.value_grad_pass(theta, Z)
-
-    def iteration():
-        theta_new = obj.prox(theta - step * dtheta, step)
-        np.max(np.abs(theta - theta_new))  # the convergence test
-        return obj.value_grad_pass(theta_new, Z)
-
-    return iteration
 
 
 def lecture_fn(X, y):
@@ -120,7 +113,7 @@ def main():
         X, y = load(name, quick=args.quick)
         obj = make_objective(X, y)
         t_floor, t_ours, t_lect = interleaved_times(
-            [floor_fn(X), ours_fn(obj), lecture_fn(X, y)],
+            [floor_fn(X), iteration_fn(obj), lecture_fn(X, y)],
             args.repeats,
             settle=0.2,
             warm=0.0 if args.quick else 0.05,

@@ -20,7 +20,7 @@ from functools import cache
 
 import numpy as np
 
-from . import _kernels
+from ._data import FusedPass
 from ._lanczos import lambda_max
 from ._loss import CURVATURE_BOUND
 from ._objective import LogisticObjective
@@ -33,24 +33,18 @@ def is_dask_array(X):
 
 
 def _kernel_pass(mode, X_b, s_b, W, b, y_b=None, Z_grad=None):
-    """The fused kernel on one block: ``(value, X_b.T @ R_b, sum R_b)``.
+    """The in-memory fused pass on one block: ``(value, X_b.T @ R_b, sum R_b)``.
 
     The residual is taken at the raw predictions ``Z_grad`` when given
     (Nesterov's point), else at ``X_b @ W + b``. One thread per block: dask
     runs the blocks in parallel.
     """
-    dtype, k = X_b.dtype, W.shape[1]
-    Wt = np.ascontiguousarray(W.T, dtype=dtype)
-    Z = np.empty((X_b.shape[0], k), dtype)
-    # The kernel takes the residual at Z + beta (Z - Z_prev): Z_grad for -1.
-    Z_prev, beta = (Z, 0.0) if Z_grad is None else (Z_grad, -1.0)
-    y_b = _kernels.empty_labels() if y_b is None else y_b
-    uniform = bool(s_b.size == 0 or np.all(s_b == s_b[0]))
-    R = np.empty((_kernels.TILE, k), dtype)
-    Gt, db = np.empty((k, X_b.shape[1]), dtype), np.empty(k)
-    args = (y_b, s_b, uniform, Z, Z_prev, beta, R, Gt, db)
-    value = _kernels.dense_pass(mode, X_b, Wt, b.astype(dtype), *args)
-    return value, Gt.T, db
+    pass_ = FusedPass(X_b, W.shape[1], mode, y_b, s_b, n_threads=1)
+    Z = np.empty((X_b.shape[0], W.shape[1]), X_b.dtype)
+    # The pass takes the residual at Z + beta (Z - Z_prev): Z_grad for -1.
+    if Z_grad is None:
+        return pass_(W, b, Z)
+    return pass_(W, b, Z, Z_prev=Z_grad, beta=-1.0)
 
 
 def _block_terms(X_b, y_b, s_b, W, b, kind, n_out):
@@ -61,19 +55,18 @@ def _block_terms(X_b, y_b, s_b, W, b, kind, n_out):
     taken in the others (Nesterov's extrapolated point; their raw
     predictions cost one more product over the block).
     """
-    mode = _kernels.BINARY if kind == "binary" else _kernels.MULTINOMIAL
     Z_grad = None
     if W.shape[1] > n_out:
         Z_grad = X_b @ W[:, n_out:].astype(X_b.dtype) + b[n_out:].astype(X_b.dtype)
     value, G, db = _kernel_pass(
-        mode, X_b, s_b, W[:, :n_out], b[:n_out], y_b=y_b, Z_grad=Z_grad
+        kind, X_b, s_b, W[:, :n_out], b[:n_out], y_b=y_b, Z_grad=Z_grad
     )
     return np.concatenate([[value], G.ravel(), db])[None, :]
 
 
 def _block_gram(X_b, s_b, U, c):
     """One block's share of ``A^T diag(s) A V``: ``[X_b.T @ R_b; sum R_b]``."""
-    _, G, colsum = _kernel_pass(_kernels.WEIGHTED, X_b, s_b, U, c)
+    _, G, colsum = _kernel_pass("weighted", X_b, s_b, U, c)
     return np.concatenate([G, colsum[None, :]]).ravel()[None, :]
 
 

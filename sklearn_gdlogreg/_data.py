@@ -143,6 +143,7 @@ class _Worker:
     def __init__(self, rows, X, n_out, dtype):
         self.rows = rows  # a slice of the samples
         n_features = X.shape[1]
+        m = _kernels.TILE  # rows of residual scratch: a tile
         if not sp.issparse(X):
             self.X = X[rows]  # a view
         elif X.format == "csr":  # the kernel reads data[indptr[i]:indptr[i+1]]
@@ -152,9 +153,7 @@ class _Worker:
             self.X = (X.data, _unsigned(X.indices), _unsigned(indptr))
         else:  # csc: the products are made outside the kernel, on all of X
             self.X = X
-        # Scratch for the residuals: a tile of rows, or all of them for CSC.
-        csc = sp.issparse(X) and X.format == "csc"
-        m = rows.stop - rows.start if csc else _kernels.TILE
+            m = rows.stop - rows.start  # all rows' residuals, for X.T @ R
         self.R = np.empty((m, n_out), dtype)
         self.Gt = np.empty((n_out, n_features), dtype)
         self.db = np.empty(n_out, np.float64)
@@ -183,6 +182,9 @@ class FusedPass:
         Binary: 0/1 labels; multinomial: class indices; weighted: None.
     s : ndarray of shape (n_samples,)
         Normalised sample weights.
+    n_threads : int, optional
+        Threads (row ranges); by default BLAS's thread limit, at most one
+        per 4096 rows.
     """
 
     _MODES = {
@@ -191,7 +193,7 @@ class FusedPass:
         "weighted": _kernels.WEIGHTED,
     }
 
-    def __init__(self, X, n_out, mode, y, s):
+    def __init__(self, X, n_out, mode, y, s, n_threads=None):
         if not sp.issparse(X):
             X = np.asarray(X)  # a memmap or other subclass: its plain view
         self.X, self.n_out, self.mode = X, n_out, self._MODES[mode]
@@ -200,8 +202,10 @@ class FusedPass:
         n = X.shape[0]
         # Equal weights (no sample_weight): one log per chunk of samples.
         self.uniform = bool(n == 0 or np.all(s == s[0]))
-        csc = sp.issparse(X) and X.format == "csc"
-        n_threads = 1 if csc else max(1, min(_n_threads(), n // _MIN_ROWS))
+        if sp.issparse(X) and X.format == "csc":
+            n_threads = 1  # the products run on all of X
+        elif n_threads is None:
+            n_threads = max(1, min(_n_threads(), n // _MIN_ROWS))
         bounds = np.linspace(0, n, n_threads + 1).astype(int)
         self.workers = [
             _Worker(slice(a, b), X, n_out, X.dtype)

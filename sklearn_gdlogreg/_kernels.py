@@ -53,6 +53,25 @@ _LOG_CHUNK = 512
 
 
 @_jit(inline="always")
+def _fold_log(log_sum, product, count, factor):
+    """Multiply ``factor`` into the running ``product`` of ``count`` factors;
+    every :data:`_LOG_CHUNK` of them, move its log into ``log_sum``."""
+    product *= factor
+    count += 1
+    if count == _LOG_CHUNK:
+        return log_sum + math.log(product), 1.0, 0
+    return log_sum, product, count
+
+
+@_jit(inline="always")
+def _log_total(s, uniform, log_sum, product):
+    """The deferred ``sum_i s_i log(1 + e_i)`` of the uniform-weight case."""
+    if not uniform or s.shape[0] == 0:
+        return 0.0
+    return float(s[0]) * (log_sum + math.log(product))
+
+
+@_jit(inline="always")
 def _binary_sample(z, z_prev, y, s, uniform, c):
     """One binary sample: ``(loss, factor, r)``.
 
@@ -108,12 +127,7 @@ def _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs, c):
             Z[i, 0], Z_prev[i, 0], y[i], s[i], uniform, c
         )
         if uniform:
-            logs[1] *= factor
-            logs[2] += 1.0
-            if logs[2] == _LOG_CHUNK:
-                logs[0] += math.log(logs[1])
-                logs[1] = 1.0
-                logs[2] = 0.0
+            logs[0], logs[1], logs[2] = _fold_log(logs[0], logs[1], logs[2], factor)
         db[0] += r[0]
         return loss
     if mode == WEIGHTED:
@@ -150,14 +164,6 @@ def _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs, c):
     return loss
 
 
-@_jit
-def _log_total(s, uniform, logs):
-    """The deferred ``sum_i s_i log(1 + e_i)`` of :func:`_row_terms`."""
-    if not uniform or s.shape[0] == 0:
-        return 0.0
-    return float(s[0]) * (logs[0] + math.log(logs[1]))
-
-
 # ------------------------------------------------------------- dense X
 @_jit
 def _dense_binary_rows(X, w, b, y, s, uniform, Z, Z_prev, beta, g, db):
@@ -188,14 +194,9 @@ def _dense_binary_rows(X, w, b, y, s, uniform, Z, Z_prev, beta, g, db):
                 Z[i + q, 0], Z_prev[i + q, 0], y[i + q], s[i + q], uniform, c
             )
             value += loss
-            product *= factor
+            log_sum, product, count = _fold_log(log_sum, product, count, factor)
             r_sum += r
             r2[q] = r
-        count += 2
-        if count >= _LOG_CHUNK:
-            log_sum += math.log(product)
-            product = 1.0
-            count = 0
         r0, r1 = r2[0], r2[1]
         for j in range(d):
             g[j] += r0 * X[i, j] + r1 * X[i + 1, j]
@@ -206,16 +207,14 @@ def _dense_binary_rows(X, w, b, y, s, uniform, Z, Z_prev, beta, g, db):
         Z[i, 0] = acc
         loss, factor, r = _binary_sample(acc, Z_prev[i, 0], y[i], s[i], uniform, c)
         value += loss
-        product *= factor
+        log_sum, product, count = _fold_log(log_sum, product, count, factor)
         r_sum += r
         r2[0] = r
         r0 = r2[0]
         for j in range(d):
             g[j] += r0 * X[i, j]
     db[0] = r_sum
-    if uniform and m > 0:
-        value += float(s[0]) * (log_sum + math.log(product))
-    return value
+    return value + _log_total(s, uniform, log_sum, product)
 
 
 @_jit
@@ -291,7 +290,7 @@ def dense_pass(mode, X, Wt, b, y, s, uniform, Z, Z_prev, beta, R, Gt, db):
                 rk = r[k]
                 for j in range(d):
                     Gt[k, j] += rk * X[i, j]
-        return value + _log_total(s, uniform, logs)
+        return value + _log_total(s, uniform, logs[0], logs[1])
     tile = R.shape[0]
     for t0 in range(0, m, tile):  # other layouts: column by column
         t1 = min(t0 + tile, m)
@@ -312,7 +311,7 @@ def dense_pass(mode, X, Wt, b, y, s, uniform, Z, Z_prev, beta, R, Gt, db):
                 for i in range(t0, t1):
                     acc += R[i - t0, k] * X[i, j]
                 Gt[k, j] += acc
-    return value + _log_total(s, uniform, logs)
+    return value + _log_total(s, uniform, logs[0], logs[1])
 
 
 # --------------------------------------------------------------- CSR X
@@ -344,12 +343,7 @@ def _csr_binary_rows(
             Z[i, 0] = acc
             loss, factor, ri = _binary_sample(acc, Z_prev[i, 0], y[i], s[i], uniform, c)
             value += loss
-            product *= factor
-            count += 1
-            if count == _LOG_CHUNK:
-                log_sum += math.log(product)
-                product = 1.0
-                count = 0
+            log_sum, product, count = _fold_log(log_sum, product, count, factor)
             r_sum += ri
             r[i - t0, 0] = ri
         for i in range(t0, t1):
@@ -357,9 +351,7 @@ def _csr_binary_rows(
             for p in range(indptr[i], indptr[i + 1]):
                 g[indices[p]] += ri * data[p]
     db[0] = r_sum
-    if uniform and m > 0:
-        value += float(s[0]) * (log_sum + math.log(product))
-    return value
+    return value + _log_total(s, uniform, log_sum, product)
 
 
 @_jit
@@ -395,7 +387,7 @@ def csr_pass(
             rk = r[k]
             for p in range(p0, p1):
                 Gt[k, indices[p]] += rk * data[p]
-    return value + _log_total(s, uniform, logs)
+    return value + _log_total(s, uniform, logs[0], logs[1])
 
 
 # ------------------------------------------- any X: products done outside
@@ -412,7 +404,7 @@ def sample_pass(mode, Z, Z_prev, beta, y, s, uniform, R, db):
     value = 0.0
     for i in range(Z.shape[0]):
         value += _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, R[i], db, logs, c)
-    return value + _log_total(s, uniform, logs)
+    return value + _log_total(s, uniform, logs[0], logs[1])
 
 
 def empty_labels():
