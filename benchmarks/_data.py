@@ -24,14 +24,24 @@ from sklearn.preprocessing import StandardScaler
 NAMES = ("D1", "D1f", "D2", "D3", "D4")
 
 
-def _d1(quick):
+def _d1(quick, n_redundant=2):
     n, d = (20_000, 100) if quick else (200_000, 100)
-    X, y = make_classification(n, d, n_informative=20, random_state=0)
+    X, y = make_classification(
+        n, d, n_informative=20, n_redundant=n_redundant, random_state=0
+    )
     return StandardScaler().fit_transform(X), y
 
 
-def load(name, quick=False):
-    """Return ``(X, y)`` for one of :data:`NAMES`."""
+def load(name, quick=False, n_redundant=2):
+    """Return ``(X, y)`` for one of :data:`NAMES`.
+
+    ``n_redundant`` (D1 and D4 only) changes make_classification's number of
+    redundant columns, exact linear combinations of the informative ones
+    (2 by default, as in the reference data): for ablations only.
+    """
+    if name in ("D1", "D4") and n_redundant != 2:
+        X, y = _d1(quick, n_redundant)
+        return (X if name == "D1" else X * np.logspace(-2, 2, X.shape[1])), y
     if name == "D1":
         return _d1(quick)
     if name == "D1f":

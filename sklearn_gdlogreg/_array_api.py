@@ -23,7 +23,7 @@ from ._compat import (
     validate_data,
 )
 from ._dispatch import resolve_preconditioner
-from ._lanczos import lambda_max
+from ._lanczos import N_VECTORS_DENSE, RTOL, lambda_max
 from ._loss import CURVATURE_BOUND
 
 _NUMPY_NAMES = ("numpy", "array_api_compat.numpy")
@@ -246,7 +246,7 @@ class ArrayAPIObjective:
         """``max |a|`` as a float (0 for an empty array)."""
         return float(self.xp.max(self.xp.abs(a))) if a.shape[0] else 0.0
 
-    def lipschitz(self, n_vectors=1, max_iter=12, rtol=1e-3):
+    def lipschitz(self, n_vectors=N_VECTORS_DENSE, max_iter=12, rtol=RTOL):
         """As :meth:`LogisticObjective.lipschitz`; products on the device."""
         xp, d = self.xp, self.n_features
 

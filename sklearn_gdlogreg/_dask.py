@@ -21,7 +21,7 @@ from functools import cache
 import numpy as np
 
 from ._data import FusedPass
-from ._lanczos import lambda_max
+from ._lanczos import N_VECTORS_DENSE, RTOL, lambda_max
 from ._loss import CURVATURE_BOUND
 from ._objective import LogisticObjective
 
@@ -349,7 +349,7 @@ class DaskLogisticObjective(LogisticObjective):
         """``max |a|`` as a float (0 for an empty array)."""
         return float(np.max(np.abs(a), initial=0.0))
 
-    def lipschitz(self, n_vectors=1, max_iter=12, rtol=1e-3):
+    def lipschitz(self, n_vectors=N_VECTORS_DENSE, max_iter=12, rtol=RTOL):
         """As :meth:`LogisticObjective.lipschitz`, one blockwise pass a product."""
         d, p = self.n_features, self.n_dof
         mean, scale = self.mean[:, None], self.scale[:, None]

@@ -50,24 +50,43 @@ def weighted_column_moments(X, s):
     Returns
     -------
     mean, var : ndarray of shape (n_features,), float64
-        Dense X: two-pass (centred) variance. Computed block by block, with
-        temporaries of one block (about ``_BLOCK_BYTES``) only.
+        Dense X: one compiled read of X, split between the threads, each
+        tile's centred (two-pass) moments merged pairwise
+        (:func:`._kernels.column_moments`); no temporary larger than a
+        d-vector.
     """
     s = np.asarray(s, dtype=np.float64)
-    n, d = X.shape
     if sp.issparse(X):
         mean = np.asarray(X.T @ s, dtype=np.float64).ravel()
         # E[(x - mean)^2] = E[x^2] - mean^2 (sparse data is never centred).
         return mean, np.maximum(_sparse_weighted_sq(X, s) - mean**2, 0.0)
-    mean = np.zeros(d)
-    for rows in _chunks(n, 8 * d):
-        mean += s[rows] @ X[rows]
-    var = np.zeros(d)
-    for rows in _chunks(n, 8 * d):
-        centred = X[rows] - mean  # one float64 block
-        np.square(centred, out=centred)
-        var += s[rows] @ centred
-    return mean, var
+    return _dense_moments(np.asarray(X), s)
+
+
+def _dense_moments(X, s):
+    """:func:`weighted_column_moments` of dense X, one row range a thread."""
+    n, d = X.shape
+    n_threads = max(1, min(_n_threads(), n // _MIN_ROWS))
+    bounds = np.linspace(0, n, n_threads + 1).astype(int)
+
+    def moments(a, b):
+        mean, m2 = np.empty(d), np.empty(d)
+        return _kernels.column_moments(X[a:b], s[a:b], mean, m2), mean, m2
+
+    ranges = list(itertools.pairwise(bounds))
+    pool = _executor(n_threads - 1) if n_threads > 1 else None
+    futures = [pool.submit(moments, a, b) for a, b in ranges[1:]]
+    W, mean, m2 = moments(*ranges[0])
+    for W_b, mean_b, m2_b in (f.result() for f in futures):
+        if W_b == 0.0:
+            continue
+        # Chan, Golub & LeVeque's pairwise merge, as within the kernel.
+        W_new = W + W_b
+        delta = mean_b - mean
+        mean += delta * (W_b / W_new)
+        m2 += m2_b + delta**2 * (W * W_b / W_new)
+        W = W_new
+    return mean, (m2 / W if W > 0.0 else m2)
 
 
 def _sparse_weighted_sq(X, s):

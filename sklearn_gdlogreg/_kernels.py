@@ -410,3 +410,78 @@ def sample_pass(mode, Z, Z_prev, beta, y, s, uniform, R, db):
 def empty_labels():
     """A placeholder ``y`` for :data:`WEIGHTED` passes."""
     return np.zeros(0, dtype=np.intp)
+
+
+# ------------------------------------------------------- column moments
+@_jit
+def column_moments(X, s, mean, m2):
+    """Weighted mean and centred sum of squares of the columns of dense X.
+
+    Tile by tile (:data:`TILE` rows, in cache): the tile's weighted mean, then
+    its centred squares (two passes over the tile, one read of X from
+    memory), merged into the running ``mean`` and ``m2`` with the pairwise
+    update of Chan, Golub & LeVeque (1979): as accurate as the two-pass
+    formula, whatever the columns' offsets.
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, d)
+        Any strides.
+    s : ndarray of shape (m,), float64
+        Non-negative weights.
+    mean, m2 : ndarray of shape (d,), float64
+        Outputs (overwritten): ``sum_i s_i x_ij / W`` and
+        ``sum_i s_i (x_ij - mean_j)^2``.
+
+    Returns
+    -------
+    W : float
+        ``sum_i s_i`` (0: ``mean`` and ``m2`` are zero).
+    """
+    m, d = X.shape
+    mean[:] = 0.0
+    m2[:] = 0.0
+    t_mean = np.empty(d)
+    t_m2 = np.empty(d)
+    by_row = X.strides[1] == X.itemsize
+    W = 0.0
+    for t0 in range(0, m, TILE):
+        t1 = min(t0 + TILE, m)
+        w_t = 0.0
+        for i in range(t0, t1):
+            w_t += s[i]
+        if w_t == 0.0:
+            continue
+        t_mean[:] = 0.0
+        t_m2[:] = 0.0
+        if by_row:  # C order: along each row, so the columns vectorize
+            for i in range(t0, t1):
+                si = s[i]
+                for j in range(d):
+                    t_mean[j] += si * X[i, j]
+            for j in range(d):
+                t_mean[j] /= w_t
+            for i in range(t0, t1):
+                si = s[i]
+                for j in range(d):
+                    v = X[i, j] - t_mean[j]
+                    t_m2[j] += si * v * v
+        else:  # other layouts: down each column of the tile
+            for j in range(d):
+                acc = 0.0
+                for i in range(t0, t1):
+                    acc += s[i] * X[i, j]
+                mu = acc / w_t
+                acc = 0.0
+                for i in range(t0, t1):
+                    v = X[i, j] - mu
+                    acc += s[i] * v * v
+                t_mean[j], t_m2[j] = mu, acc
+        W_new = W + w_t
+        f = w_t / W_new
+        for j in range(d):
+            delta = t_mean[j] - mean[j]
+            mean[j] += delta * f
+            m2[j] += t_m2[j] + delta * delta * W * f
+        W = W_new
+    return W

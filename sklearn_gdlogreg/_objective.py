@@ -35,9 +35,10 @@ Dense X and L2 only.
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._data import FusedPass, weighted_column_moments
-from ._lanczos import lambda_max
+from ._lanczos import N_VECTORS_DENSE, RTOL, lambda_max
 from ._loss import CURVATURE_BOUND
 from ._preconditioner import CholeskyPreconditioner, check_cholesky_applicable
 
@@ -270,7 +271,7 @@ class LogisticObjective:
         return out
 
     # --------------------------------------------------- step bound
-    def lipschitz(self, n_vectors=1, max_iter=12, rtol=1e-3):
+    def lipschitz(self, n_vectors=None, max_iter=12, rtol=RTOL):
         """Estimate of ``L``, the curvature bound of the smooth part of J.
 
         ``L = c * lambda_max(A^T diag(s) A) + l2 * max(1 / scale^2)`` with
@@ -278,7 +279,8 @@ class LogisticObjective:
         of the loss (1/4 for sigmoid, 1/2 for softmax). ``lambda_max`` is the
         largest Ritz value of a block Krylov (Lanczos) subspace grown by
         ``n_vectors`` directions per fused pass over X (the products with all
-        of them share the pass), stopped when it moves by less than ``rtol``:
+        of them share the pass; default 2 for dense X, 1 for sparse X),
+        stopped when it moves by less than ``rtol``:
         never a dense eigendecomposition of anything larger than the small
         projected matrix. A step ``alpha <= 1/L`` decreases J at every
         iteration; ``alpha > 2/L`` may diverge. (The Ritz value approaches
@@ -293,6 +295,8 @@ class LogisticObjective:
         if self._chol is not None:
             return CURVATURE_BOUND[self.kind]
         d, p = self.n_features, self.n_dof
+        if n_vectors is None:
+            n_vectors = 1 if sp.issparse(self.X) else N_VECTORS_DENSE
         k = min(n_vectors, p)
         mean, scale = self.mean[:, None], self.scale[:, None]
 

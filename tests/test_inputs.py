@@ -38,8 +38,17 @@ def test_sparse_equals_dense(data, dense_fit, container):
     dense = GDLogisticRegression(**FIT).fit(X, y)
     Xs = container(X)
     est = GDLogisticRegression(**FIT).fit(Xs, y)
+    # Both fits converge to tol=1e-10, but not along the same iterates: the
+    # step bound's Lanczos adds two directions per pass over dense X and one
+    # over sparse X, so alpha_ differs in its third digit. They agree to the
+    # solver's precision: coefficients to 1e-8 relative; probabilities too,
+    # except the smallest (~1e-7), whose relative error is that of z (~1e-8
+    # absolute), hence an absolute floor far below any probability that
+    # matters.
     assert_allclose(est.coef_, dense.coef_, rtol=1e-8)
-    assert_allclose(est.predict_proba(Xs), dense.predict_proba(X), rtol=1e-8)
+    assert_allclose(
+        est.predict_proba(Xs), dense.predict_proba(X), rtol=1e-8, atol=1e-12
+    )
 
 
 def test_sparse_is_never_densified(monkeypatch, data):
