@@ -164,23 +164,29 @@ class ArrayAPIObjective:
         w, b = self.to_original(theta)
         return self.X @ w + b
 
-    def _loss_residual(self, Z, Z_grad):
-        """Weighted loss sum at ``Z`` (0-d array), ``R = s (p - Y)`` at Z_grad."""
-        xp, s, Y = self.xp, self.s, self.Y
+    def _loss(self, Z):
+        """Weighted loss sum at ``Z`` (0-d array)."""
+        xp, Y = self.xp, self.Y
         if self.kind == "binary":
             e = xp.exp(-xp.abs(Z))  # stable: log(1 + e^z) = max(z, 0) + log1p(e)
             loss = _positive_part(xp, Z) + xp.log1p(e) - Y * Z
-            if Z_grad is not Z:
-                e = xp.exp(-xp.abs(Z_grad))
-            P = xp.where(Z_grad >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
         else:
             m = xp.max(Z, axis=1, keepdims=True)
             log_norm = xp.log(xp.sum(xp.exp(Z - m), axis=1, keepdims=True)) + m
             loss = log_norm - xp.sum(Y * Z, axis=1, keepdims=True)
+        return xp.sum(self.s * loss[:, 0])
+
+    def _loss_residual(self, Z, Z_grad):
+        """Weighted loss sum at ``Z`` (0-d array), ``R = s (p - Y)`` at Z_grad."""
+        xp, s, Y = self.xp, self.s, self.Y
+        if self.kind == "binary":
+            e = xp.exp(-xp.abs(Z_grad))
+            P = xp.where(Z_grad >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        else:
             m = xp.max(Z_grad, axis=1, keepdims=True)
             E = xp.exp(Z_grad - m)
             P = E / xp.sum(E, axis=1, keepdims=True)
-        return xp.sum(s * loss[:, 0]), s[:, None] * (P - Y)
+        return self._loss(Z), s[:, None] * (P - Y)
 
     def value_grad_pass(self, theta, Z, momentum=None):
         """``J`` at theta and the smooth gradient (at Nesterov's point).
@@ -188,7 +194,8 @@ class ArrayAPIObjective:
         As :meth:`LogisticObjective.value_grad_pass`: ``Z`` (a holder from
         :meth:`new_raw`) receives ``X @ w + b``; with ``momentum = (beta,
         theta_prev, Z_prev)`` the gradient is taken at the extrapolated point
-        from extrapolated raw predictions. One ``float`` comes back.
+        from extrapolated raw predictions, and J there comes back third. The
+        values are the only host transfers.
         """
         Z_val = self.raw_prediction(theta)
         Z_grad, theta_grad = Z_val, theta
@@ -200,7 +207,10 @@ class ArrayAPIObjective:
             Z.Z = Z_val
         data, R = self._loss_residual(Z_val, Z_grad)
         value = float(data + self.penalty_xp(theta))
-        return value, self._solver_gradient(theta_grad, self.X.T @ R, R)
+        grad = self._solver_gradient(theta_grad, self.X.T @ R, R)
+        if momentum is None:
+            return value, grad
+        return value, grad, float(self._loss(Z_grad) + self.penalty_xp(theta_grad))
 
     def value_grad_from_raw(self, theta, Z):
         """``J`` and the gradient at theta from its raw predictions."""
@@ -245,6 +255,17 @@ class ArrayAPIObjective:
     def max_abs(self, a):
         """``max |a|`` as a float (0 for an empty array)."""
         return float(self.xp.max(self.xp.abs(a))) if a.shape[0] else 0.0
+
+    def vdot(self, a, b):
+        """``sum(a * b)`` as a float."""
+        return float(self.xp.sum(a * b))
+
+    def nonsmooth(self, theta):
+        """``l1 ||w||_1`` as a float."""
+        if not self.l1:
+            return 0.0
+        w, _ = self.to_original(theta)
+        return float(self.l1 * self.xp.sum(self.xp.abs(w)))
 
     def lipschitz(self, n_vectors=N_VECTORS_DENSE, max_iter=12, rtol=RTOL):
         """As :meth:`LogisticObjective.lipschitz`; products on the device."""

@@ -33,11 +33,12 @@ def is_dask_array(X):
 
 
 def _kernel_pass(mode, X_b, s_b, W, b, y_b=None, Z_grad=None):
-    """The in-memory fused pass on one block: ``(value, X_b.T @ R_b, sum R_b)``.
+    """The in-memory fused pass on one block.
 
-    The residual is taken at the raw predictions ``Z_grad`` when given
-    (Nesterov's point), else at ``X_b @ W + b``. One thread per block: dask
-    runs the blocks in parallel.
+    Returns ``(value, value_y, X_b.T @ R_b, sum R_b)``: the loss sums at
+    ``X_b @ W + b`` and at the raw predictions ``Z_grad`` when given
+    (Nesterov's point; else the same), where the residual is taken. One
+    thread per block: dask runs the blocks in parallel.
     """
     pass_ = FusedPass(X_b, W.shape[1], mode, y_b, s_b, n_threads=1)
     Z = np.empty((X_b.shape[0], W.shape[1]), X_b.dtype)
@@ -48,7 +49,9 @@ def _kernel_pass(mode, X_b, s_b, W, b, y_b=None, Z_grad=None):
 
 
 def _block_terms(X_b, y_b, s_b, W, b, kind, n_out):
-    """One block's share: ``[s.L, (X_b.T @ R_b).ravel(), sum R_b]``, 1 row.
+    """One block's share: ``[s.L, s.L_y, (X_b.T @ R_b).ravel(), sum R_b]``.
+
+    One row; ``s.L_y`` is the loss sum where the residual is taken.
 
     ``W`` holds the weights where J is evaluated in its first ``n_out``
     columns and, when it has twice as many, those where the gradient is
@@ -58,15 +61,15 @@ def _block_terms(X_b, y_b, s_b, W, b, kind, n_out):
     Z_grad = None
     if W.shape[1] > n_out:
         Z_grad = X_b @ W[:, n_out:].astype(X_b.dtype) + b[n_out:].astype(X_b.dtype)
-    value, G, db = _kernel_pass(
+    value, value_y, G, db = _kernel_pass(
         kind, X_b, s_b, W[:, :n_out], b[:n_out], y_b=y_b, Z_grad=Z_grad
     )
-    return np.concatenate([[value], G.ravel(), db])[None, :]
+    return np.concatenate([[value, value_y], G.ravel(), db])[None, :]
 
 
 def _block_gram(X_b, s_b, U, c):
     """One block's share of ``A^T diag(s) A V``: ``[X_b.T @ R_b; sum R_b]``."""
-    _, G, colsum = _kernel_pass("weighted", X_b, s_b, U, c)
+    _, _, G, colsum = _kernel_pass("weighted", X_b, s_b, U, c)
     return np.concatenate([G, colsum[None, :]]).ravel()[None, :]
 
 
@@ -301,18 +304,23 @@ class DaskLogisticObjective(LogisticObjective):
         return self.X @ w + b
 
     def _pass(self, theta, theta_grad=None):
-        """J's data term at theta and ``X.T @ R``, ``sum R`` at theta_grad."""
+        """J's data term at theta and at theta_grad, ``X.T @ R``, ``sum R``.
+
+        The residual (and the second data term) at theta_grad when given,
+        else at theta.
+        """
         w, b = self.to_original(theta)
         if theta_grad is not None:
             w_g, b_g = self.to_original(theta_grad)
             w, b = np.hstack([w, w_g]), np.concatenate([b, b_g])
         d, k = self.n_features, self.n_out
         out = self._blockwise(
-            _block_terms, 1 + (d + 1) * k, ("y", "s"),
+            _block_terms, 2 + (d + 1) * k, ("y", "s"),
             W=w, b=b, kind=self.kind, n_out=k,
         )  # fmt: skip
-        G = out[1 : 1 + d * k].reshape(d, k).astype(self.dtype)
-        return float(out[0]), G, out[1 + d * k :].astype(self.dtype)
+        G = out[2 : 2 + d * k].reshape(d, k).astype(self.dtype)
+        db = out[2 + d * k :].astype(self.dtype)
+        return float(out[0]), float(out[1]), G, db
 
     def value(self, theta):
         """``J`` at ``theta``; one blockwise pass."""
@@ -324,7 +332,7 @@ class DaskLogisticObjective(LogisticObjective):
 
     def value_grad(self, theta):
         """``J`` and the smooth gradient at ``theta``; one blockwise pass."""
-        data, G, db = self._pass(theta)
+        data, _, G, db = self._pass(theta)
         return data + self.penalty(theta), self._solver_gradient(theta, G, db)
 
     def value_grad_from_raw(self, theta, Z):
@@ -341,9 +349,10 @@ class DaskLogisticObjective(LogisticObjective):
             return self.value_grad(theta)
         beta, theta_prev, _ = momentum
         theta_grad = theta + beta * (theta - theta_prev)
-        data, G, db = self._pass(theta, theta_grad)
+        data, data_y, G, db = self._pass(theta, theta_grad)
         value = data + self.penalty(theta)
-        return value, self._solver_gradient(theta_grad, G, db)
+        value_y = data_y + self.penalty(theta_grad)
+        return value, self._solver_gradient(theta_grad, G, db), value_y
 
     def max_abs(self, a):
         """``max |a|`` as a float (0 for an empty array)."""

@@ -11,6 +11,11 @@ parallel) because that fusion cannot be had from NumPy calls: per block, the
 ``X_b.T @ R_b`` product and the elementwise calls alone cost more than the
 1.3 passes of the target (see ``benchmarks/README.md``).
 
+With ``beta != 0`` (Nesterov's extrapolated point ``Z + beta (Z - Z_prev)``)
+every kernel also returns the loss sum at that point, from the ``exp`` its
+residual needs anyway: the step-size test of the accelerated solver compares
+J there and at the next iterate.
+
 Notation as in :mod:`._loss`, with ``K`` outputs (1 for binary, the number
 of classes for multinomial). ``Wt`` is ``W.T`` (shape ``(K, d)``), so that
 every product runs along a contiguous row; ``Gt`` likewise receives
@@ -72,33 +77,65 @@ def _log_total(s, uniform, log_sum, product):
 
 
 @_jit(inline="always")
-def _binary_sample(z, z_prev, y, s, uniform, c):
-    """One binary sample: ``(loss, factor, r)``.
+def _totals(value, value_y, s, uniform, beta, logs):
+    """``(value, value_y)`` with the deferred logs of :func:`_row_terms`."""
+    value += _log_total(s, uniform, logs[0], logs[1])
+    if beta == 0.0:
+        return value, value
+    return value, value_y + _log_total(s, uniform, logs[3], logs[4])
 
-    ``loss`` (float64) is ``s * L(z, y)`` without its ``s * log(1 + e^-|z|)``
-    term when ``uniform``; that term's ``1 + e^-|z|`` is then returned as
+
+@_jit(inline="always")
+def _binary_loss(z, e, yi, s, uniform, zero, one):
+    """``(loss, factor)`` of one binary sample, ``e = exp(-|z|)``.
+
+    ``loss`` (float64) is ``s * L(z, y)`` without its ``s * log(1 + e)``
+    term when ``uniform``; that term's ``1 + e`` is then returned as
     ``factor`` (else 1), for the caller to multiply up and take one log per
-    chunk. ``r = s * (sigmoid(z') - y)`` at ``z' = z + beta * (z - z_prev)``.
+    chunk.
+    """
+    # log(1 + e^z) - y z = max(z, 0) + log(1 + e^-|z|) - y z
+    loss = float(s * (max(z, zero) - yi * z))
+    if uniform:
+        return loss, float(one + e)
+    return loss + float(s * math.log1p(e)), 1.0
+
+
+@_jit(inline="always")
+def _binary_sample(z, z_prev, y, s, uniform, c):
+    """One binary sample: ``(loss, factor, loss_y, factor_y, r)``.
+
+    ``loss, factor`` at ``z`` as :func:`_binary_loss` returns them;
+    ``r = s * (sigmoid(z') - y)`` at ``z' = z + beta * (z - z_prev)`` and
+    ``loss_y, factor_y`` there too (those at ``z`` when ``beta == 0``).
     ``c`` holds ``(0, 1, beta)`` in X's dtype: the arithmetic runs in X's
     dtype (float32 ``exp`` for float32 X).
     """
     zero, one, beta = c[0], c[1], c[2]
-    yi = one if y > 0 else zero
+    # y is 0 or 1, in X's dtype or uint8 (the fit's, an eighth of float64's
+    # memory): converted, not tested; a test and select on uint8 labels cost
+    # 4-6% of the iteration on D1 and D3.
+    yi = zero + y
     e = math.exp(-abs(z))
-    # log(1 + e^z) - y z = max(z, 0) + log(1 + e^-|z|) - y z
-    loss = float(s * (max(z, zero) - yi * z))
-    factor = 1.0
-    if uniform:
-        factor = float(one + e)
-    else:
-        loss += float(s * math.log1p(e))
+    loss, factor = _binary_loss(z, e, yi, s, uniform, zero, one)
+    loss_y, factor_y = loss, factor
     if beta != zero:
         z = z + beta * (z - z_prev)
         e = math.exp(-abs(z))
+        loss_y, factor_y = _binary_loss(z, e, yi, s, uniform, zero, one)
     # sigmoid(z) = 1 / (1 + e) for z >= 0, e / (1 + e) for z < 0: both
     # accurate to one rounding, relative.
     p = (one if z >= zero else e) / (one + e)
-    return loss, factor, s * (p - yi)
+    return loss, factor, loss_y, factor_y, s * (p - yi)
+
+
+@_jit(inline="always")
+def _binary_totals(s, uniform, beta, value, log_sum, product, value_y, log_y, prod_y):
+    """``(value, value_y)`` of the binary hot loops, deferred logs added."""
+    value += _log_total(s, uniform, log_sum, product)
+    if beta == 0.0:
+        return value, value
+    return value, value_y + _log_total(s, uniform, log_y, prod_y)
 
 
 @_jit(inline="always")
@@ -114,27 +151,32 @@ def _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs, c):
     """Sample ``i``: its residual into ``r`` (K,), added to ``db``.
 
     The residual is taken at ``Z + beta * (Z - Z_prev)`` when ``beta != 0``
-    (Nesterov's extrapolated point), the loss at ``Z``. Returns the sample's
-    weighted loss, except, when ``uniform`` (all ``s`` equal) in binary
-    mode, its ``log(1 + e^-|z|)`` part: that goes as a factor into the
-    running product ``logs[1]``, whose log is taken into ``logs[0]`` every
-    :data:`_LOG_CHUNK` samples (see :func:`_log_total`).
+    (Nesterov's extrapolated point), the loss at ``Z`` and there. Returns
+    the sample's weighted losses ``(at Z, at the extrapolated point)``,
+    except, when ``uniform`` (all ``s`` equal) in binary mode, their
+    ``log(1 + e^-|z|)`` parts: those go as factors into the running products
+    ``logs[1]`` and ``logs[4]``, whose logs are taken into ``logs[0]`` and
+    ``logs[3]`` every :data:`_LOG_CHUNK` samples (see :func:`_log_total`).
     """
     K = Z.shape[1]
     si = float(s[i])
     if mode == BINARY:
-        loss, factor, r[0] = _binary_sample(
+        loss, factor, loss_y, factor_y, r[0] = _binary_sample(
             Z[i, 0], Z_prev[i, 0], y[i], s[i], uniform, c
         )
         if uniform:
             logs[0], logs[1], logs[2] = _fold_log(logs[0], logs[1], logs[2], factor)
+            if beta != 0.0:
+                logs[3], logs[4], logs[5] = _fold_log(
+                    logs[3], logs[4], logs[5], factor_y
+                )
         db[0] += r[0]
-        return loss
+        return loss, loss_y
     if mode == WEIGHTED:
         for k in range(K):
             r[k] = si * Z[i, k]
             db[k] += r[k]
-        return 0.0
+        return 0.0, 0.0
     # MULTINOMIAL: loss logsumexp(Z_i) - Z_ic, residual s (softmax - onehot)
     c = int(y[i])
     z_max = float(Z[i, 0])
@@ -146,9 +188,11 @@ def _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs, c):
         r[k] = e
         total += e
     loss = si * (z_max + math.log(total) - float(Z[i, c]))
-    if beta != 0.0:  # softmax at the extrapolated point instead
+    loss_y = loss
+    if beta != 0.0:  # softmax (and loss) at the extrapolated point instead
         for k in range(K):
             r[k] = Z[i, k] + beta * (Z[i, k] - Z_prev[i, k])
+        z_c = float(r[c])
         z_max = float(r[0])
         for k in range(1, K):
             z_max = max(z_max, float(r[k]))
@@ -157,11 +201,12 @@ def _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs, c):
             e = math.exp(float(r[k]) - z_max)
             r[k] = e
             total += e
+        loss_y = si * (z_max + math.log(total) - z_c)
     scale = si / total
     for k in range(K):
         r[k] = scale * r[k] - (si if k == c else 0.0)
         db[k] += r[k]
-    return loss
+    return loss, loss_y
 
 
 # ------------------------------------------------------------- dense X
@@ -176,11 +221,13 @@ def _dense_binary_rows(X, w, b, y, s, uniform, Z, Z_prev, beta, g, db):
     m, d = X.shape
     c = _constants(X, beta)
     r2 = np.empty(2, X.dtype)  # residuals in X's dtype: float32 lanes
-    value = 0.0
+    value = value_y = 0.0
     r_sum = 0.0
-    log_sum = 0.0
-    product = 1.0
-    count = 0
+    # The running logs of _fold_log, at Z and at the extrapolated point, in
+    # scalars: kept in registers (an array of them was 13% slower on D1).
+    log_sum = log_sum_y = 0.0
+    product = product_y = 1.0
+    count = count_y = 0
     m2 = m - m % 2
     for i in range(0, m2, 2):
         a0 = a1 = b
@@ -190,11 +237,16 @@ def _dense_binary_rows(X, w, b, y, s, uniform, Z, Z_prev, beta, g, db):
             a1 += X[i + 1, j] * wj
         Z[i, 0], Z[i + 1, 0] = a0, a1
         for q in range(2):
-            loss, factor, r = _binary_sample(
+            loss, factor, loss_y, factor_y, r = _binary_sample(
                 Z[i + q, 0], Z_prev[i + q, 0], y[i + q], s[i + q], uniform, c
             )
             value += loss
             log_sum, product, count = _fold_log(log_sum, product, count, factor)
+            if beta != 0.0:
+                value_y += loss_y
+                log_sum_y, product_y, count_y = _fold_log(
+                    log_sum_y, product_y, count_y, factor_y
+                )
             r_sum += r
             r2[q] = r
         r0, r1 = r2[0], r2[1]
@@ -205,16 +257,25 @@ def _dense_binary_rows(X, w, b, y, s, uniform, Z, Z_prev, beta, g, db):
         for j in range(d):
             acc += X[i, j] * w[j]
         Z[i, 0] = acc
-        loss, factor, r = _binary_sample(acc, Z_prev[i, 0], y[i], s[i], uniform, c)
+        loss, factor, loss_y, factor_y, r = _binary_sample(
+            acc, Z_prev[i, 0], y[i], s[i], uniform, c
+        )
         value += loss
         log_sum, product, count = _fold_log(log_sum, product, count, factor)
+        if beta != 0.0:
+            value_y += loss_y
+            log_sum_y, product_y, count_y = _fold_log(
+                log_sum_y, product_y, count_y, factor_y
+            )
         r_sum += r
         r2[0] = r
         r0 = r2[0]
         for j in range(d):
             g[j] += r0 * X[i, j]
     db[0] = r_sum
-    return value + _log_total(s, uniform, log_sum, product)
+    return _binary_totals(
+        s, uniform, beta, value, log_sum, product, value_y, log_sum_y, product_y
+    )
 
 
 @_jit
@@ -255,16 +316,16 @@ def dense_pass(mode, X, Wt, b, y, s, uniform, Z, Z_prev, beta, R, Gt, db):
 
     Returns
     -------
-    value : float
-        Weighted loss sum at ``Z``.
+    value, value_y : float
+        Weighted loss sums at ``Z`` and at ``Z + beta * (Z - Z_prev)``.
     """
     m, d = X.shape
     K = Wt.shape[0]
     Gt[:] = 0
     db[:] = 0.0
-    logs = np.array([0.0, 1.0, 0.0])
+    logs = np.array([0.0, 1.0, 0.0, 0.0, 1.0, 0.0])
     c = _constants(Z, beta)
-    value = 0.0
+    value = value_y = 0.0
     if mode == BINARY and X.strides[1] == X.itemsize:
         return _dense_binary_rows(
             X, Wt[0], b[0], y, s, uniform, Z, Z_prev, beta, Gt[0], db
@@ -283,14 +344,16 @@ def dense_pass(mode, X, Wt, b, y, s, uniform, Z, Z_prev, beta, R, Gt, db):
                     r[k] = si * Z[i, k]
                     db[k] += r[k]
             else:
-                value += _row_terms(
+                loss, loss_y = _row_terms(
                     mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs, c
                 )
+                value += loss
+                value_y += loss_y
             for k in range(K):
                 rk = r[k]
                 for j in range(d):
                     Gt[k, j] += rk * X[i, j]
-        return value + _log_total(s, uniform, logs[0], logs[1])
+        return _totals(value, value_y, s, uniform, beta, logs)
     tile = R.shape[0]
     for t0 in range(0, m, tile):  # other layouts: column by column
         t1 = min(t0 + tile, m)
@@ -304,14 +367,18 @@ def dense_pass(mode, X, Wt, b, y, s, uniform, Z, Z_prev, beta, R, Gt, db):
                     Z[i, k] += X[i, j] * w
         for i in range(t0, t1):
             r = R[i - t0]
-            value += _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs, c)
+            loss, loss_y = _row_terms(
+                mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs, c
+            )
+            value += loss
+            value_y += loss_y
         for j in range(d):
             for k in range(K):
                 acc = Gt[k, j] * 0
                 for i in range(t0, t1):
                     acc += R[i - t0, k] * X[i, j]
                 Gt[k, j] += acc
-    return value + _log_total(s, uniform, logs[0], logs[1])
+    return _totals(value, value_y, s, uniform, beta, logs)
 
 
 # --------------------------------------------------------------- CSR X
@@ -329,11 +396,11 @@ def _csr_binary_rows(
     m = indptr.shape[0] - 1
     tile = r.shape[0]
     c = _constants(r, beta)
-    value = 0.0
+    value = value_y = 0.0
     r_sum = 0.0
-    log_sum = 0.0
-    product = 1.0
-    count = 0
+    log_sum = log_sum_y = 0.0  # in scalars, as in _dense_binary_rows
+    product = product_y = 1.0
+    count = count_y = 0
     for t0 in range(0, m, tile):
         t1 = min(t0 + tile, m)
         for i in range(t0, t1):
@@ -341,9 +408,16 @@ def _csr_binary_rows(
             for p in range(indptr[i], indptr[i + 1]):
                 acc += data[p] * w[indices[p]]
             Z[i, 0] = acc
-            loss, factor, ri = _binary_sample(acc, Z_prev[i, 0], y[i], s[i], uniform, c)
+            loss, factor, loss_y, factor_y, ri = _binary_sample(
+                acc, Z_prev[i, 0], y[i], s[i], uniform, c
+            )
             value += loss
             log_sum, product, count = _fold_log(log_sum, product, count, factor)
+            if beta != 0.0:
+                value_y += loss_y
+                log_sum_y, product_y, count_y = _fold_log(
+                    log_sum_y, product_y, count_y, factor_y
+                )
             r_sum += ri
             r[i - t0, 0] = ri
         for i in range(t0, t1):
@@ -351,7 +425,9 @@ def _csr_binary_rows(
             for p in range(indptr[i], indptr[i + 1]):
                 g[indices[p]] += ri * data[p]
     db[0] = r_sum
-    return value + _log_total(s, uniform, log_sum, product)
+    return _binary_totals(
+        s, uniform, beta, value, log_sum, product, value_y, log_sum_y, product_y
+    )
 
 
 @_jit
@@ -371,9 +447,9 @@ def csr_pass(
         g = Gt[0]
         args = (y, s, uniform, Z, Z_prev, beta, g, db, R)
         return _csr_binary_rows(data, indices, indptr, Wt[0], b[0], *args)
-    logs = np.array([0.0, 1.0, 0.0])
+    logs = np.array([0.0, 1.0, 0.0, 0.0, 1.0, 0.0])
     c = _constants(Z, beta)
-    value = 0.0
+    value = value_y = 0.0
     r = R[0]
     for i in range(m):
         p0, p1 = indptr[i], indptr[i + 1]
@@ -382,12 +458,16 @@ def csr_pass(
             for p in range(p0, p1):
                 acc += data[p] * Wt[k, indices[p]]
             Z[i, k] = acc
-        value += _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs, c)
+        loss, loss_y = _row_terms(
+            mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs, c
+        )
+        value += loss
+        value_y += loss_y
         for k in range(K):
             rk = r[k]
             for p in range(p0, p1):
                 Gt[k, indices[p]] += rk * data[p]
-    return value + _log_total(s, uniform, logs[0], logs[1])
+    return _totals(value, value_y, s, uniform, beta, logs)
 
 
 # ------------------------------------------- any X: products done outside
@@ -399,12 +479,16 @@ def sample_pass(mode, Z, Z_prev, beta, y, s, uniform, R, db):
     ``Z = X @ W + b`` before and ``X.T @ R`` after.
     """
     db[:] = 0.0
-    logs = np.array([0.0, 1.0, 0.0])
+    logs = np.array([0.0, 1.0, 0.0, 0.0, 1.0, 0.0])
     c = _constants(Z, beta)
-    value = 0.0
+    value = value_y = 0.0
     for i in range(Z.shape[0]):
-        value += _row_terms(mode, Z, Z_prev, beta, y, s, uniform, i, R[i], db, logs, c)
-    return value + _log_total(s, uniform, logs[0], logs[1])
+        loss, loss_y = _row_terms(
+            mode, Z, Z_prev, beta, y, s, uniform, i, R[i], db, logs, c
+        )
+        value += loss
+        value_y += loss_y
+    return _totals(value, value_y, s, uniform, beta, logs)
 
 
 def empty_labels():

@@ -133,8 +133,9 @@ def test_only_small_results_reach_the_client(where, data, monkeypatch, request):
     # On the cluster, the passes went through the actors (one per worker).
     assert (len(actor_calls) > 10) == (where == "cluster")
     assert set(actor_calls) <= {1, 2}
-    # At most one d-sized row per block: [J, X_b.T @ R_b, sum R_b], 3 classes.
-    n_blocks, width = X.shape[0] // CHUNK, 1 + (X.shape[1] + 1) * 3
+    # At most one d-sized row per block: [J, J at Nesterov's point,
+    # X_b.T @ R_b, sum R_b], 3 classes.
+    n_blocks, width = X.shape[0] // CHUNK, 2 + (X.shape[1] + 1) * 3
     assert max(sizes) <= n_blocks * width < X.shape[0]
 
 

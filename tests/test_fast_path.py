@@ -169,8 +169,8 @@ def test_value_grad_pass_matches_plain_formula(
 def test_momentum_gradient_at_extrapolated_point(
     fmt, dtype, n_classes, preconditioner, weights
 ):
-    # Nesterov's pass: J at theta, gradient at theta + beta (theta - theta_prev)
-    # from the extrapolated raw predictions.
+    # Nesterov's pass: J at theta, gradient and J at the extrapolated point
+    # theta + beta (theta - theta_prev), from the extrapolated raw predictions.
     X, y, s = make_problem(n_classes, fmt, dtype, weights=weights)
     obj = make_objective(X, y, s, n_classes, preconditioner)
     theta, theta_prev = random_theta(obj, 1), random_theta(obj, 2)
@@ -178,12 +178,13 @@ def test_momentum_gradient_at_extrapolated_point(
     Z_prev = obj.new_raw()
     obj.value_grad_pass(theta_prev, Z_prev)
     Z = obj.new_raw()
-    J, grad = obj.value_grad_pass(theta, Z, momentum=(beta, theta_prev, Z_prev))
+    J, grad, J_at = obj.value_grad_pass(theta, Z, momentum=(beta, theta_prev, Z_prev))
     J_ref, _, _ = plain_in_solver_coords(obj, X, y, s, theta, n_classes)
     at = theta + beta * (theta - theta_prev)
-    _, _, grad_ref = plain_in_solver_coords(obj, X, y, s, at, n_classes)
+    J_at_ref, _, grad_ref = plain_in_solver_coords(obj, X, y, s, at, n_classes)
     tol = tolerances(dtype)
     assert_allclose(J, J_ref, **tol)
+    assert_allclose(J_at, J_at_ref, **tol)
     assert_allclose(
         grad, grad_ref, rtol=tol["rtol"], atol=tol["atol"] * abs(grad_ref).max()
     )
@@ -216,13 +217,14 @@ class PlainObjective(LogisticObjective):
             self, self.X, self._y_plain, self._s_plain, theta, self._k
         )
         Z[...] = Z_ref
-        if momentum is not None:
-            beta, theta_prev, _ = momentum
-            at = theta + beta * (theta - theta_prev)
-            _, _, grad = plain_in_solver_coords(
-                self, self.X, self._y_plain, self._s_plain, at, self._k
-            )
-        return J, grad.astype(self.dtype)
+        if momentum is None:
+            return J, grad.astype(self.dtype)
+        beta, theta_prev, _ = momentum
+        at = theta + beta * (theta - theta_prev)
+        J_at, _, grad = plain_in_solver_coords(
+            self, self.X, self._y_plain, self._s_plain, at, self._k
+        )
+        return J, grad.astype(self.dtype), J_at
 
 
 @pytest.mark.parametrize(
