@@ -66,27 +66,15 @@ def weighted_column_moments(X, s):
 
 def _dense_moments(X, s):
     """:func:`weighted_column_moments` of dense X, one row range a thread."""
-    n, d = X.shape
-    n_threads = max(1, min(_n_threads(), n // _MIN_ROWS))
-    bounds = np.linspace(0, n, n_threads + 1).astype(int)
+    d = X.shape[1]
 
-    def moments(a, b):
+    def moments(rows):
         mean, m2 = np.empty(d), np.empty(d)
-        return _kernels.column_moments(X[a:b], s[a:b], mean, m2), mean, m2
+        return _kernels.column_moments(X[rows], s[rows], mean, m2), mean, m2
 
-    ranges = list(itertools.pairwise(bounds))
-    pool = _executor(n_threads - 1) if n_threads > 1 else None
-    futures = [pool.submit(moments, a, b) for a, b in ranges[1:]]
-    W, mean, m2 = moments(*ranges[0])
-    for W_b, mean_b, m2_b in (f.result() for f in futures):
-        if W_b == 0.0:
-            continue
-        # Chan, Golub & LeVeque's pairwise merge, as within the kernel.
-        W_new = W + W_b
-        delta = mean_b - mean
-        mean += delta * (W_b / W_new)
-        m2 += m2_b + delta**2 * (W * W_b / W_new)
-        W = W_new
+    (W, mean, m2), *others = _map_threads(moments, _row_ranges(X.shape[0]))
+    for part in others:  # the threads' moments merged as the kernel's tiles
+        W = _kernels.merge_moments(W, mean, m2, *part)
     return mean, (m2 / W if W > 0.0 else m2)
 
 
@@ -159,6 +147,27 @@ def _n_threads():
     info = _threadpool_controller().select(user_api="blas").info()
     n_blas = max((lib["num_threads"] for lib in info), default=1)
     return max(1, min(n_cpus, n_blas))
+
+
+def _row_ranges(n, n_threads=None):
+    """Contiguous slices of ``range(n)``, one per thread.
+
+    By default as many as BLAS's thread limit allows, with at least
+    ``_MIN_ROWS`` rows each.
+    """
+    if n_threads is None:
+        n_threads = max(1, min(_n_threads(), n // _MIN_ROWS))
+    bounds = np.linspace(0, n, n_threads + 1).astype(int)
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+def _map_threads(fn, items):
+    """``[fn(item) for item in items]``, the first on the calling thread and
+    the others in parallel on this process's pool (the kernels release the
+    GIL)."""
+    pool = _executor(len(items) - 1) if len(items) > 1 else None
+    futures = [pool.submit(fn, item) for item in items[1:]]
+    return [fn(items[0])] + [f.result() for f in futures]
 
 
 def _unsigned(a):
@@ -234,12 +243,8 @@ class FusedPass:
         self.uniform = bool(n == 0 or s.strides[0] == 0 or np.all(s == s[0]))
         if sp.issparse(X) and X.format == "csc":
             n_threads = 1  # the products run on all of X
-        elif n_threads is None:
-            n_threads = max(1, min(_n_threads(), n // _MIN_ROWS))
-        bounds = np.linspace(0, n, n_threads + 1).astype(int)
         self.workers = [
-            _Worker(slice(a, b), X, n_out, X.dtype)
-            for a, b in itertools.pairwise(bounds)
+            _Worker(rows, X, n_out, X.dtype) for rows in _row_ranges(n, n_threads)
         ]
         # Limiting BLAS costs tens of microseconds: worth it only where BLAS
         # would thread (large products), not on small problems.
@@ -278,11 +283,7 @@ class FusedPass:
         if Z_prev is None:
             Z_prev, beta = Z, 0.0
         args = (Wt, b, Z, Z_prev, float(beta))
-        # The calling thread runs the first range itself, the pool the others.
-        pool = _executor(len(self.workers) - 1) if len(self.workers) > 1 else None
-        futures = [pool.submit(self._run, wk, *args) for wk in self.workers[1:]]
-        values = [self._run(self.workers[0], *args)]
-        values += [f.result() for f in futures]
+        values = _map_threads(lambda wk: self._run(wk, *args), self.workers)
         Gt, db = self.workers[0].Gt, self.workers[0].db
         for wk in self.workers[1:]:
             Gt += wk.Gt

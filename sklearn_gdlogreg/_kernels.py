@@ -77,15 +77,6 @@ def _log_total(s, uniform, log_sum, product):
 
 
 @_jit(inline="always")
-def _totals(value, value_y, s, uniform, beta, logs):
-    """``(value, value_y)`` with the deferred logs of :func:`_row_terms`."""
-    value += _log_total(s, uniform, logs[0], logs[1])
-    if beta == 0.0:
-        return value, value
-    return value, value_y + _log_total(s, uniform, logs[3], logs[4])
-
-
-@_jit(inline="always")
 def _binary_loss(z, e, yi, s, uniform, zero, one):
     """``(loss, factor)`` of one binary sample, ``e = exp(-|z|)``.
 
@@ -136,6 +127,14 @@ def _binary_totals(s, uniform, beta, value, log_sum, product, value_y, log_y, pr
     if beta == 0.0:
         return value, value
     return value, value_y + _log_total(s, uniform, log_y, prod_y)
+
+
+@_jit(inline="always")
+def _totals(value, value_y, s, uniform, beta, logs):
+    """``(value, value_y)`` with the deferred logs of :func:`_row_terms`."""
+    return _binary_totals(
+        s, uniform, beta, value, logs[0], logs[1], value_y, logs[3], logs[4]
+    )
 
 
 @_jit(inline="always")
@@ -561,11 +560,24 @@ def column_moments(X, s, mean, m2):
                     v = X[i, j] - mu
                     acc += s[i] * v * v
                 t_mean[j], t_m2[j] = mu, acc
-        W_new = W + w_t
-        f = w_t / W_new
-        for j in range(d):
-            delta = t_mean[j] - mean[j]
-            mean[j] += delta * f
-            m2[j] += t_m2[j] + delta * delta * W * f
-        W = W_new
+        W = merge_moments(W, mean, m2, w_t, t_mean, t_m2)
     return W
+
+
+@_jit(inline="always")
+def merge_moments(W, mean, m2, W_b, mean_b, m2_b):
+    """Merge the moments of other rows into ``(W, mean, m2)``, in place.
+
+    The pairwise update of Chan, Golub & LeVeque (1979): ``mean`` and ``m2``
+    (the centred sum of squares) of rows of total weight ``W`` absorb those
+    of rows of weight ``W_b``. Returns the total weight.
+    """
+    if W_b == 0.0:
+        return W
+    W_new = W + W_b
+    f = W_b / W_new
+    for j in range(mean.shape[0]):
+        delta = mean_b[j] - mean[j]
+        mean[j] += delta * f
+        m2[j] += m2_b[j] + delta * delta * W * f
+    return W_new
