@@ -193,15 +193,14 @@ class ArrayAPIObjective:
 
         As :meth:`LogisticObjective.value_grad_pass`: ``Z`` (a holder from
         :meth:`new_raw`) receives ``X @ w + b``; with ``momentum = (beta,
-        theta_prev, Z_prev)`` the gradient is taken at the extrapolated point
+        theta_y, Z_prev)`` the gradient is taken at the extrapolated point
         from extrapolated raw predictions, and J there comes back third. The
         values are the only host transfers.
         """
         Z_val = self.raw_prediction(theta)
         Z_grad, theta_grad = Z_val, theta
         if momentum is not None:
-            beta, theta_prev, Z_prev = momentum
-            theta_grad = theta + beta * (theta - theta_prev)
+            beta, theta_grad, Z_prev = momentum
             Z_grad = Z_val + beta * (Z_val - Z_prev.Z)
         if Z is not None:
             Z.Z = Z_val

@@ -347,16 +347,11 @@ class DaskLogisticObjective(LogisticObjective):
         """
         if momentum is None:
             return self.value_grad(theta)
-        beta, theta_prev, _ = momentum
-        theta_grad = theta + beta * (theta - theta_prev)
+        _, theta_grad, _ = momentum
         data, data_y, G, db = self._pass(theta, theta_grad)
         value = data + self.penalty(theta)
         value_y = data_y + self.penalty(theta_grad)
         return value, self._solver_gradient(theta_grad, G, db), value_y
-
-    def max_abs(self, a):
-        """``max |a|`` as a float (0 for an empty array)."""
-        return float(np.max(np.abs(a), initial=0.0))
 
     def lipschitz(self, n_vectors=N_VECTORS_DENSE, max_iter=12, rtol=RTOL):
         """As :meth:`LogisticObjective.lipschitz`, one blockwise pass a product."""

@@ -156,7 +156,12 @@ def _row_ranges(n, n_threads=None):
     ``_MIN_ROWS`` rows each.
     """
     if n_threads is None:
-        n_threads = max(1, min(_n_threads(), n // _MIN_ROWS))
+        # Asking BLAS its limit takes ~50 us: not when one thread is all
+        # the rows allow (small data, where that is a tenth of the setup).
+        few = n < 2 * _MIN_ROWS
+        n_threads = 1 if few else max(1, min(_n_threads(), n // _MIN_ROWS))
+    if n_threads == 1:
+        return [slice(0, n)]
     bounds = np.linspace(0, n, n_threads + 1).astype(int)
     return [slice(a, b) for a, b in itertools.pairwise(bounds)]
 
@@ -176,9 +181,13 @@ def _unsigned(a):
 
 
 class _Worker:
-    """One thread's rows of X and its preallocated buffers."""
+    """One thread's rows of X and y, its weights and preallocated buffers.
 
-    def __init__(self, rows, X, n_out, dtype):
+    Everything that does not change between passes is sliced here, once:
+    on small data (D2) the slicing per pass cost a tenth of the iteration.
+    """
+
+    def __init__(self, rows, X, n_out, y, s):
         self.rows = rows  # a slice of the samples
         n_features = X.shape[1]
         m = _kernels.TILE  # rows of residual scratch: a tile
@@ -192,8 +201,10 @@ class _Worker:
         else:  # csc: the products are made outside the kernel, on all of X
             self.X = X
             m = rows.stop - rows.start  # all rows' residuals, for X.T @ R
-        self.R = np.empty((m, n_out), dtype)
-        self.Gt = np.empty((n_out, n_features), dtype)
+        self.y = y[rows] if y.shape[0] else y  # views
+        self.s = s[rows]
+        self.R = np.empty((m, n_out), X.dtype)
+        self.Gt = np.empty((n_out, n_features), X.dtype)
         self.db = np.empty(n_out, np.float64)
 
 
@@ -237,14 +248,16 @@ class FusedPass:
         self.X, self.n_out, self.mode = X, n_out, self._MODES[mode]
         self.y = _kernels.empty_labels() if y is None else y
         self.s = s
+        # Which kernel runs: tested once here, not per pass.
+        self.format = X.format if sp.issparse(X) else "dense"
         n = X.shape[0]
         # Equal weights (no sample_weight): one log per chunk of samples.
         # A zero-stride view of one weight is equal without a look.
         self.uniform = bool(n == 0 or s.strides[0] == 0 or np.all(s == s[0]))
-        if sp.issparse(X) and X.format == "csc":
+        if self.format == "csc":
             n_threads = 1  # the products run on all of X
         self.workers = [
-            _Worker(rows, X, n_out, X.dtype) for rows in _row_ranges(n, n_threads)
+            _Worker(rows, X, n_out, self.y, s) for rows in _row_ranges(n, n_threads)
         ]
         # Limiting BLAS costs tens of microseconds: worth it only where BLAS
         # would thread (large products), not on small problems.
@@ -283,8 +296,12 @@ class FusedPass:
         if Z_prev is None:
             Z_prev, beta = Z, 0.0
         args = (Wt, b, Z, Z_prev, float(beta))
+        first = self.workers[0]
+        if len(self.workers) == 1:  # small data: no pool, no reduction
+            value, value_y = self._run(first, *args)
+            return value, value_y, first.Gt.T, first.db
         values = _map_threads(lambda wk: self._run(wk, *args), self.workers)
-        Gt, db = self.workers[0].Gt, self.workers[0].db
+        Gt, db = first.Gt, first.db
         for wk in self.workers[1:]:
             Gt += wk.Gt
             db += wk.db
@@ -293,20 +310,19 @@ class FusedPass:
 
     def _run(self, wk, Wt, b, Z, Z_prev, beta):
         rows = wk.rows
-        y = self.y[rows] if self.y.shape[0] else self.y
-        common = (y, self.s[rows], self.uniform, Z[rows], Z_prev[rows], beta)
-        if not sp.issparse(self.X):
+        common = (wk.y, wk.s, self.uniform, Z[rows], Z_prev[rows], beta)
+        if self.format == "dense":
             return _kernels.dense_pass(
                 self.mode, wk.X, Wt, b, *common, wk.R, wk.Gt, wk.db
             )
-        if self.X.format == "csr":
+        if self.format == "csr":
             return _kernels.csr_pass(
                 self.mode, *wk.X, Wt, b, *common, wk.R, wk.Gt, wk.db
             )
         # CSC: Z = X @ W + b, the per-sample kernel, then G = X.T @ R.
         np.add(self.X @ Wt.T, b, out=Z)
         values = _kernels.sample_pass(
-            self.mode, Z, Z_prev, beta, y, self.s, self.uniform, wk.R, wk.db
+            self.mode, Z, Z_prev, beta, wk.y, wk.s, self.uniform, wk.R, wk.db
         )
         wk.Gt[...] = (self.X.T @ wk.R).T
         return values

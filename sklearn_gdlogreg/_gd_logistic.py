@@ -347,8 +347,15 @@ class GDLogisticRegression(
         # fit, then transform: fit_transform's np.unique(return_inverse=True)
         # holds five n-sized arrays at once (measured: 5x the memory).
         encoder = LabelEncoder().fit(y)
-        y_enc = encoder.transform(y)
         classes = encoder.classes_
+        if y.dtype.kind in "biuf":
+            # transform() would first look for labels unseen by fit() (an
+            # np.unique of y again): none can be, y is what it was fit on.
+            # Numeric y is finite (validate_data), so classes_ is sorted and
+            # searchsorted is its exact index. D2: 217 us -> 3 us.
+            y_enc = np.searchsorted(classes, y)
+        else:
+            y_enc = encoder.transform(y)
         if classes.size < 2:
             raise ValueError(
                 "This solver needs samples of at least 2 classes in the data, "

@@ -173,16 +173,19 @@ class LogisticObjective:
     # ------------------------------------------- coordinate changes
     def to_original(self, theta):
         """Map solver coordinates to ``(w, b)``: shapes (d, n_out), (n_out,)."""
-        if self._chol is None:
-            w = theta[: self.n_features] / self._scale
-        else:
-            w = self._chol.to_original(theta[: self.n_features])
-            w = w.astype(self.dtype, copy=False)
+        w = self._weights(theta)
         if self.fit_intercept:
             b = theta[-1] - self._mean[:, 0] @ w
         else:
             b = np.zeros(self.n_out, dtype=self.dtype)
         return w, b
+
+    def _weights(self, theta):
+        """The ``w`` of :meth:`to_original` alone (the penalty's argument)."""
+        if self._chol is None:
+            return theta[: self.n_features] / self._scale
+        w = self._chol.to_original(theta[: self.n_features])
+        return w.astype(self.dtype, copy=False)
 
     def from_original(self, w, b):
         """Map ``(w, b)`` to solver coordinates (inverse of to_original)."""
@@ -201,16 +204,16 @@ class LogisticObjective:
         ``w``, when given, is ``to_original(theta)[0]`` already computed.
         """
         if w is None:
-            w, _ = self.to_original(theta)
-        w = w.astype(np.float64, copy=False).ravel()
-        value = 0.5 * self.l2 * float(w @ w)
+            w = self._weights(theta)
+        w = w.astype(np.float64, copy=False)
+        value = 0.5 * self.l2 * float(np.vdot(w, w))
         return value + self.l1 * float(np.abs(w).sum()) if self.l1 else value
 
     def nonsmooth(self, theta):
         """``l1 ||w||_1``, the part of ``J`` the proximal step handles."""
         if not self.l1:
             return 0.0
-        w, _ = self.to_original(theta)
+        w = self._weights(theta)
         return self.l1 * float(np.abs(w).sum(dtype=np.float64))
 
     def value(self, theta):
@@ -232,11 +235,12 @@ class LogisticObjective:
         Z : ndarray of shape (n_samples, n_out)
             Output buffer (see :meth:`new_raw`): receives ``X @ w + b`` at
             ``theta``.
-        momentum : tuple (beta, theta_prev, Z_prev), optional
+        momentum : tuple (beta, theta_y, Z_prev), optional
             Take the gradient at the extrapolated point
-            ``theta + beta * (theta - theta_prev)`` instead, from the raw
-            predictions ``Z + beta * (Z - Z_prev)`` (``X @ theta`` is linear):
-            what Nesterov's method needs, without a second pass.
+            ``theta_y = theta + beta * (theta - theta_prev)`` instead, from
+            the raw predictions ``Z + beta * (Z - Z_prev)`` (``X @ theta`` is
+            linear; ``Z_prev`` holds them at ``theta_prev``): what Nesterov's
+            method needs, without a second pass.
 
         Returns
         -------
@@ -255,10 +259,9 @@ class LogisticObjective:
                 data, _, G, db = pass_(w, b, Z)
                 value = data + self.penalty(theta, w)
                 return value, self._solver_gradient(theta, G, db, w)
-            beta, theta_prev, Z_prev = momentum
-            theta_y = theta + beta * (theta - theta_prev)
-            w_y, _ = self.to_original(theta_y)
+            beta, theta_y, Z_prev = momentum
             data, data_y, G, db = pass_(w, b, Z, Z_prev, beta)
+            w_y = self._weights(theta_y)
             value = data + self.penalty(theta, w)
             value_y = data_y + self.penalty(theta_y, w_y)
             return value, self._solver_gradient(theta_y, G, db, w_y), value_y
@@ -270,7 +273,7 @@ class LogisticObjective:
         is overwritten (used as scratch).
         """
         if w is None:
-            w, _ = self.to_original(theta)
+            w = self._weights(theta)
         # Written into one preallocated array (in the precision of db,
         # float64) and into w: on sparse data such as D3, each d-sized
         # temporary is 0.6% of X, and five of them showed in the fit's peak.
@@ -290,6 +293,15 @@ class LogisticObjective:
         if self.fit_intercept:
             grad[-1] = db
         return grad.astype(self.dtype, copy=False)
+
+    # ------------------------------------------------- solver helpers
+    def max_abs(self, a):
+        """``max |a|`` as a float (0 for an empty array)."""
+        return float(np.abs(a).max(initial=0.0))
+
+    def vdot(self, a, b):
+        """``sum(a * b)`` as a float."""
+        return float(np.vdot(a, b))
 
     # --------------------------------------------------------- prox
     def prox(self, theta, step):

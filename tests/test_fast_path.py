@@ -178,9 +178,9 @@ def test_momentum_gradient_at_extrapolated_point(
     Z_prev = obj.new_raw()
     obj.value_grad_pass(theta_prev, Z_prev)
     Z = obj.new_raw()
-    J, grad, J_at = obj.value_grad_pass(theta, Z, momentum=(beta, theta_prev, Z_prev))
-    J_ref, _, _ = plain_in_solver_coords(obj, X, y, s, theta, n_classes)
     at = theta + beta * (theta - theta_prev)
+    J, grad, J_at = obj.value_grad_pass(theta, Z, momentum=(beta, at, Z_prev))
+    J_ref, _, _ = plain_in_solver_coords(obj, X, y, s, theta, n_classes)
     J_at_ref, _, grad_ref = plain_in_solver_coords(obj, X, y, s, at, n_classes)
     tol = tolerances(dtype)
     assert_allclose(J, J_ref, **tol)
@@ -219,8 +219,7 @@ class PlainObjective(LogisticObjective):
         Z[...] = Z_ref
         if momentum is None:
             return J, grad.astype(self.dtype)
-        beta, theta_prev, _ = momentum
-        at = theta + beta * (theta - theta_prev)
+        _, at, _ = momentum
         J_at, _, grad = plain_in_solver_coords(
             self, self.X, self._y_plain, self._s_plain, at, self._k
         )

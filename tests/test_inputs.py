@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.preprocessing import LabelEncoder
 
 from sklearn_gdlogreg import GDLogisticRegression
 
@@ -145,6 +146,31 @@ def test_string_labels_and_multiclass_shapes(data):
     assert est.coef_.shape == (3, 8) and est.intercept_.shape == (3,)
     assert est.predict_proba(X).shape == (400, 3)
     assert set(est.predict(X)) <= {"cat", "dog", "eel"}
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([False, True]),
+        np.array([-7, 2, 40], dtype=np.int8),
+        np.array([3, 9, 250], dtype=np.uint8),
+        np.array([-1.0, 2.0, 1e9]),
+    ],
+    ids=["bool", "int8", "uint8", "float"],
+)
+def test_numeric_labels_encoded_as_label_encoder_does(data, labels):
+    # Numeric labels are encoded without LabelEncoder.transform (a fast path
+    # in fit): the fit must equal one on the indices that transform gives,
+    # the oracle, bit for bit (same arithmetic from the same start).
+    X, _ = data
+    y_lab = labels[(X[:, 0] > 0).astype(int) + (X[:, 1] > 1) * (len(labels) - 2)]
+    y_idx = LabelEncoder().fit_transform(y_lab)
+    est = GDLogisticRegression(max_iter=30).fit(X, y_lab)
+    ref = GDLogisticRegression(max_iter=30).fit(X, y_idx)
+    assert_array_equal(est.classes_, np.unique(y_lab))
+    assert_array_equal(est.coef_, ref.coef_)
+    assert_array_equal(est.intercept_, ref.intercept_)
+    assert_array_equal(est.predict(X), est.classes_[ref.predict(X)])
 
 
 def test_warm_start_continues(data):
