@@ -23,7 +23,7 @@ from ._compat import (
     validate_data,
 )
 from ._dispatch import resolve_preconditioner
-from ._lanczos import N_VECTORS_DENSE, RTOL, lambda_max
+from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
 
 _NUMPY_NAMES = ("numpy", "array_api_compat.numpy")
@@ -266,9 +266,11 @@ class ArrayAPIObjective:
         w, _ = self.to_original(theta)
         return float(self.l1 * self.xp.sum(self.xp.abs(w)))
 
-    def lipschitz(self, n_vectors=N_VECTORS_DENSE, max_iter=12, rtol=RTOL):
+    def lipschitz(self, n_vectors=None, max_iter=12, rtol=RTOL):
         """As :meth:`LogisticObjective.lipschitz`; products on the device."""
         xp, d = self.xp, self.n_features
+        if n_vectors is None:
+            n_vectors = default_n_vectors(tuple(self.X.shape))
 
         def gram_times(V):  # A^T diag(s) A V with A = [(X - mean)/scale, 1]
             V = xp.asarray(V, dtype=self.xp_dtype, device=self.device)

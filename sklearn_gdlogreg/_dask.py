@@ -21,7 +21,7 @@ from functools import cache
 import numpy as np
 
 from ._data import FusedPass
-from ._lanczos import N_VECTORS_DENSE, RTOL, lambda_max
+from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
 from ._objective import LogisticObjective
 
@@ -353,9 +353,11 @@ class DaskLogisticObjective(LogisticObjective):
         value_y = data_y + self.penalty(theta_grad)
         return value, self._solver_gradient(theta_grad, G, db), value_y
 
-    def lipschitz(self, n_vectors=N_VECTORS_DENSE, max_iter=12, rtol=RTOL):
+    def lipschitz(self, n_vectors=None, max_iter=12, rtol=RTOL):
         """As :meth:`LogisticObjective.lipschitz`, one blockwise pass a product."""
         d, p = self.n_features, self.n_dof
+        if n_vectors is None:
+            n_vectors = default_n_vectors(self.X.shape)
         mean, scale = self.mean[:, None], self.scale[:, None]
 
         def gram_times(V):  # A^T diag(s) A V, A = [(X - mean)/scale, 1]

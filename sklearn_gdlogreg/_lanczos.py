@@ -13,6 +13,20 @@ import numpy as np
 # (D1: 52 ms instead of 72 ms, to the same Ritz value). Sparse passes keep
 # one: their multi-column kernel costs about a pass per column.
 N_VECTORS_DENSE = 2
+# Below this many entries of X a pass costs less than the Python around it,
+# and one direction per pass is cheaper (D2: the same 3 passes, 457 -> 345 us).
+_SMALL_ENTRIES = 1 << 16
+
+
+def default_n_vectors(shape, sparse=False):
+    """Directions per pass for data of ``shape``: :data:`N_VECTORS_DENSE`
+    for dense X, one for sparse or small X. Shared by every objective, so
+    that NumPy, dask and array-API fits take the same step bound."""
+    n_samples, n_features = shape
+    small = n_samples * (n_features + N_VECTORS_DENSE) < _SMALL_ENTRIES
+    return 1 if sparse or small else N_VECTORS_DENSE
+
+
 # Stop when the Ritz value moves by less than this. The curvature bound c
 # is loose by far more (the step is 1/L of a bound, and the solvers back
 # off should J rise), and 1e-3 took about twice the passes on D1 and D3

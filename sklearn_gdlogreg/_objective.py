@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._data import FusedPass, weighted_column_moments
-from ._lanczos import N_VECTORS_DENSE, RTOL, lambda_max
+from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
 from ._preconditioner import CholeskyPreconditioner, check_cholesky_applicable
 
@@ -180,10 +180,14 @@ class LogisticObjective:
             b = np.zeros(self.n_out, dtype=self.dtype)
         return w, b
 
-    def _weights(self, theta):
-        """The ``w`` of :meth:`to_original` alone (the penalty's argument)."""
+    def _weights(self, theta, out=None):
+        """The ``w`` of :meth:`to_original` alone (the penalty's argument).
+
+        ``out``, a free array of w's shape and dtype, receives it when there
+        is no Cholesky preconditioner.
+        """
         if self._chol is None:
-            return theta[: self.n_features] / self._scale
+            return np.divide(theta[: self.n_features], self._scale, out=out)
         w = self._chol.to_original(theta[: self.n_features])
         return w.astype(self.dtype, copy=False)
 
@@ -261,8 +265,9 @@ class LogisticObjective:
                 return value, self._solver_gradient(theta, G, db, w)
             beta, theta_y, Z_prev = momentum
             data, data_y, G, db = pass_(w, b, Z, Z_prev, beta)
-            w_y = self._weights(theta_y)
             value = data + self.penalty(theta, w)
+            # w is free now: it takes w_y (on D3 a d-vector is 0.7% of X).
+            w_y = self._weights(theta_y, out=w)
             value_y = data_y + self.penalty(theta_y, w_y)
             return value, self._solver_gradient(theta_y, G, db, w_y), value_y
 
@@ -328,7 +333,8 @@ class LogisticObjective:
         of the loss (1/4 for sigmoid, 1/2 for softmax). ``lambda_max`` is the
         largest Ritz value of a block Krylov (Lanczos) subspace grown by
         ``n_vectors`` directions per fused pass over X (the products with all
-        of them share the pass; default 2 for dense X, 1 for sparse X),
+        of them share the pass; default 2 for dense X, 1 for sparse or small
+        X),
         stopped when it moves by less than ``rtol``:
         never a dense eigendecomposition of anything larger than the small
         projected matrix. A step ``alpha <= 1/L`` decreases J at every
@@ -345,7 +351,7 @@ class LogisticObjective:
             return CURVATURE_BOUND[self.kind]
         d, p = self.n_features, self.n_dof
         if n_vectors is None:
-            n_vectors = 1 if sp.issparse(self.X) else N_VECTORS_DENSE
+            n_vectors = default_n_vectors(self.X.shape, sp.issparse(self.X))
         k = min(n_vectors, p)
         pass_ = FusedPass(self.X, k, "weighted", None, self.s)
         # Buffers reused by every pass (D3: each is 3% of X). The pass reads
