@@ -60,8 +60,9 @@ class GDLogisticRegression(
         of ``J`` estimated by a few Lanczos iterations, a step that provably
         decreases ``J`` (halved should it ever fail to). With
         ``solver="nesterov"``, ``"auto"`` then adapts the step to the local
-        curvature: each update tries a step 1.1 times the last and halves it
-        until it passes the backtracking test of FISTA. The step used last is
+        curvature: each update tries a step 1.1 times the last (1.5 times
+        until the first halving) and halves it until it passes the
+        backtracking test of FISTA. The step used last is
         stored in ``alpha_``.
 
     C : float, default=1.0

@@ -16,6 +16,11 @@ N_VECTORS_DENSE = 2
 # Below this many entries of X a pass costs less than the Python around it,
 # and one direction per pass is cheaper (D2: the same 3 passes, 457 -> 345 us).
 _SMALL_ENTRIES = 1 << 16
+# Stop when the Ritz value moves by less than this. The curvature bound c
+# is loose by far more (the step is 1/L of a bound, and the solvers back
+# off should J rise), and 1e-3 took about twice the passes on D1 and D3
+# for Ritz values 0.1% to 2% larger.
+RTOL = 1e-2
 
 
 def default_n_vectors(shape, sparse=False):
@@ -25,13 +30,6 @@ def default_n_vectors(shape, sparse=False):
     n_samples, n_features = shape
     small = n_samples * (n_features + N_VECTORS_DENSE) < _SMALL_ENTRIES
     return 1 if sparse or small else N_VECTORS_DENSE
-
-
-# Stop when the Ritz value moves by less than this. The curvature bound c
-# is loose by far more (the step is 1/L of a bound, and the solvers back
-# off should J rise), and 1e-3 took about twice the passes on D1 and D3
-# for Ritz values 0.1% to 2% larger.
-RTOL = 1e-2
 
 
 def lambda_max(gram_times, p, n_vectors=1, max_iter=12, rtol=RTOL):

@@ -210,14 +210,17 @@ class LogisticObjective:
         if w is None:
             w = self._weights(theta)
         w = w.astype(np.float64, copy=False)
-        value = 0.5 * self.l2 * float(np.vdot(w, w))
-        return value + self.l1 * float(np.abs(w).sum()) if self.l1 else value
+        return 0.5 * self.l2 * float(np.vdot(w, w)) + self.nonsmooth(theta, w)
 
-    def nonsmooth(self, theta):
-        """``l1 ||w||_1``, the part of ``J`` the proximal step handles."""
+    def nonsmooth(self, theta, w=None):
+        """``l1 ||w||_1``, the part of ``J`` the proximal step handles.
+
+        ``w``, when given, is ``to_original(theta)[0]`` already computed.
+        """
         if not self.l1:
             return 0.0
-        w = self._weights(theta)
+        if w is None:
+            w = self._weights(theta)
         return self.l1 * float(np.abs(w).sum(dtype=np.float64))
 
     def value(self, theta):

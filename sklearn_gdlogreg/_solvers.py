@@ -28,7 +28,8 @@ _MAX_HALVINGS = 60
 # comes from the loss's global curvature bound, near the optimum the actual
 # curvature is often far lower. Measured (passes over X to gap 1e-6, the
 # reference data at --quick size): D1 29 -> 20, D2 399 -> 76, D4 158 -> 119;
-# a prototype with 1.25 and 1.5 backtracked more for no fewer iterations.
+# a prototype growing by 1.25 or 1.5 throughout backtracked more for no
+# fewer iterations.
 _GROWTH = 1.1
 # ... except until the step test first fails (or J first rises), when it
 # grows this much: where the curvature near the optimum is far below the
