@@ -262,6 +262,12 @@ class FusedPass:
         # Limiting BLAS costs tens of microseconds: worth it only where BLAS
         # would thread (large products), not on small problems.
         self.large = len(self.workers) > 1 or n * (X.shape[1] + n_out) >= _LARGE
+        # CSR, binary or weighted: each row's dot products are made, used and
+        # dropped in the kernel, for Nesterov's point too (two_points): the
+        # pass needs no n-sized raw predictions (on D3 each is 3% of X).
+        self.keeps_raw = not (
+            self.format == "csr" and self.mode in (_kernels.BINARY, _kernels.WEIGHTED)
+        )
 
     def blas_context(self):
         """``single_threaded_blas()`` for large problems, else a no-op."""
@@ -270,8 +276,9 @@ class FusedPass:
     def __call__(self, W, b, Z, Z_prev=None, beta=0.0):
         """Run the pass at coefficients ``(W, b)``.
 
-        Writes ``Z = X @ W + b`` (shape (n_samples, n_out)). The residual is
-        taken at ``Z + beta * (Z - Z_prev)`` when ``Z_prev`` is given (the
+        Writes ``Z = X @ W + b`` (shape (n_samples, n_out)), unless ``Z`` has
+        no rows (allowed when not :attr:`keeps_raw`). The residual is taken
+        at ``Z + beta * (Z - Z_prev)`` when ``Z_prev`` is given (the
         extrapolated point of Nesterov's method; ``X @ theta`` is linear).
 
         Returns
@@ -290,12 +297,34 @@ class FusedPass:
         until the next call (no d-sized copies per pass: on sparse data such
         as D3 each is 0.6% of X).
         """
-        dtype = self.X.dtype
-        Wt = np.ascontiguousarray(np.asarray(W, dtype=dtype).T)
-        b = np.ascontiguousarray(b, dtype=dtype).reshape(self.n_out)
+        W = np.asarray(W, dtype=self.X.dtype)
         if Z_prev is None:
             Z_prev, beta = Z, 0.0
-        args = (Wt, b, Z, Z_prev, float(beta))
+        return self._pass(W, b, b, Z, Z_prev, beta)
+
+    def two_points(self, W2, b, b_y, beta):
+        """The pass of CSR binary data (not :attr:`keeps_raw`) for Nesterov.
+
+        ``J``'s loss sum at ``X @ W2[:, 0] + b``; the residual and the loss
+        sum at ``X @ W2[:, 1] + b_y`` (with ``beta != 0``; else at the first
+        point): each row's two dot products from one read of its entries,
+        the two coefficients side by side in ``W2`` (shape (d, 2)), and no
+        n-sized raw predictions. Returns as :meth:`__call__`.
+        """
+        if self.keeps_raw:
+            raise ValueError("this pass takes the extrapolated point as Z_prev")
+        Z = np.empty((0, 1), self.X.dtype)
+        return self._pass(np.asarray(W2, dtype=self.X.dtype), b, b_y, Z, Z, beta)
+
+    def _pass(self, W, b, b_y, Z, Z_prev, beta):
+        dtype = self.X.dtype
+        if self.format == "csr" and self.mode == _kernels.BINARY:
+            Wt = np.ascontiguousarray(W)  # (d, 1) or (d, 2): see csr_binary_pass
+        else:
+            Wt = np.ascontiguousarray(W.T)
+        b = np.ascontiguousarray(b, dtype=dtype).reshape(self.n_out)
+        b_y = np.ascontiguousarray(b_y, dtype=dtype).reshape(self.n_out)
+        args = (Wt, b, b_y, Z, Z_prev, float(beta))
         first = self.workers[0]
         if len(self.workers) == 1:  # small data: no pool, no reduction
             value, value_y = self._run(first, *args)
@@ -308,12 +337,16 @@ class FusedPass:
         value, value_y = (sum(v) for v in zip(*values))
         return value, value_y, Gt.T, db
 
-    def _run(self, wk, Wt, b, Z, Z_prev, beta):
+    def _run(self, wk, Wt, b, b_y, Z, Z_prev, beta):
         rows = wk.rows
         common = (wk.y, wk.s, self.uniform, Z[rows], Z_prev[rows], beta)
         if self.format == "dense":
             return _kernels.dense_pass(
                 self.mode, wk.X, Wt, b, *common, wk.R, wk.Gt, wk.db
+            )
+        if self.format == "csr" and self.mode == _kernels.BINARY:
+            return _kernels.csr_binary_pass(
+                *wk.X, Wt, b[0], b_y[0], *common, wk.R, wk.Gt, wk.db
             )
         if self.format == "csr":
             return _kernels.csr_pass(

@@ -102,6 +102,16 @@ def _binary_sample(z, z_prev, y, s, uniform, c):
     ``c`` holds ``(0, 1, beta)`` in X's dtype: the arithmetic runs in X's
     dtype (float32 ``exp`` for float32 X).
     """
+    z_y = z
+    if c[2] != c[0]:
+        z_y = z + c[2] * (z - z_prev)
+    return _binary_sample_at(z, z_y, y, s, uniform, c)
+
+
+@_jit(inline="always")
+def _binary_sample_at(z, z_y, y, s, uniform, c):
+    """:func:`_binary_sample` with the point of the residual given: ``z_y``
+    (read only when ``beta = c[2] != 0``)."""
     zero, one, beta = c[0], c[1], c[2]
     # y is 0 or 1, in X's dtype or uint8 (the fit's, an eighth of float64's
     # memory): converted, not tested; a test and select on uint8 labels cost
@@ -111,7 +121,7 @@ def _binary_sample(z, z_prev, y, s, uniform, c):
     loss, factor = _binary_loss(z, e, yi, s, uniform, zero, one)
     loss_y, factor_y = loss, factor
     if beta != zero:
-        z = z + beta * (z - z_prev)
+        z = z_y
         e = math.exp(-abs(z))
         loss_y, factor_y = _binary_loss(z, e, yi, s, uniform, zero, one)
     # sigmoid(z) = 1 / (1 + e) for z >= 0, e / (1 + e) for z < 0: both
@@ -382,19 +392,31 @@ def dense_pass(mode, X, Wt, b, y, s, uniform, Z, Z_prev, beta, R, Gt, db):
 
 # --------------------------------------------------------------- CSR X
 @_jit
-def _csr_binary_rows(
-    data, indices, indptr, w, b, y, s, uniform, Z, Z_prev, beta, g, db, r
+def csr_binary_pass(
+    data, indices, indptr, W, b, b_y, y, s, uniform, Z, Z_prev, beta, R, Gt, db
 ):
     """:func:`csr_pass` for binary mode: the sparse hot loop.
 
-    By tiles of ``r.shape[0]`` rows: first their dot products and residuals,
-    then their scatters into ``g`` (the tile's entries still in cache). Two
+    ``W`` has shape (d, 1): the coefficients, or (d, 2): those and, in its
+    second column, those of the point where the residual is taken (with
+    intercept ``b_y``). With ``beta != 0`` the residual is taken at
+    ``X @ W[:, 1] + b_y`` when ``W`` has two columns (each row's two dot
+    products from one read of its entries, the two coefficients side by
+    side in memory: no n-sized state), else at ``Z + beta * (Z - Z_prev)``.
+    ``Z`` receives ``X @ W[:, 0] + b`` if it has rows.
+
+    By tiles of ``R.shape[0]`` rows: first their dot products and residuals,
+    then their scatters into ``Gt`` (the tile's entries still in cache). Two
     phases rather than one row at a time, so that the rows' chains of
     dependent loads (gather, exp, scatter) overlap: 2.5 times faster on D3.
     """
     m = indptr.shape[0] - 1
-    tile = r.shape[0]
-    c = _constants(r, beta)
+    tile = R.shape[0]
+    g = Gt[0]
+    g[:] = 0
+    c = _constants(R, beta)
+    store = Z.shape[0] > 0
+    direct = beta != 0.0 and W.shape[1] == 2
     value = value_y = 0.0
     r_sum = 0.0
     log_sum = log_sum_y = 0.0  # in scalars, as in _dense_binary_rows
@@ -404,11 +426,22 @@ def _csr_binary_rows(
         t1 = min(t0 + tile, m)
         for i in range(t0, t1):
             acc = b
-            for p in range(indptr[i], indptr[i + 1]):
-                acc += data[p] * w[indices[p]]
-            Z[i, 0] = acc
-            loss, factor, loss_y, factor_y, ri = _binary_sample(
-                acc, Z_prev[i, 0], y[i], s[i], uniform, c
+            if direct:
+                acc_y = b_y
+                for p in range(indptr[i], indptr[i + 1]):
+                    v, j = data[p], indices[p]
+                    acc += v * W[j, 0]
+                    acc_y += v * W[j, 1]
+            else:
+                for p in range(indptr[i], indptr[i + 1]):
+                    acc += data[p] * W[indices[p], 0]
+                acc_y = acc
+                if beta != 0.0:
+                    acc_y = acc + c[2] * (acc - Z_prev[i, 0])
+            if store:
+                Z[i, 0] = acc
+            loss, factor, loss_y, factor_y, ri = _binary_sample_at(
+                acc, acc_y, y[i], s[i], uniform, c
             )
             value += loss
             log_sum, product, count = _fold_log(log_sum, product, count, factor)
@@ -418,9 +451,9 @@ def _csr_binary_rows(
                     log_sum_y, product_y, count_y, factor_y
                 )
             r_sum += ri
-            r[i - t0, 0] = ri
+            R[i - t0, 0] = ri
         for i in range(t0, t1):
-            ri = r[i - t0, 0]
+            ri = R[i - t0, 0]
             for p in range(indptr[i], indptr[i + 1]):
                 g[indices[p]] += ri * data[p]
     db[0] = r_sum
@@ -433,19 +466,35 @@ def _csr_binary_rows(
 def csr_pass(
     mode, data, indices, indptr, Wt, b, y, s, uniform, Z, Z_prev, beta, R, Gt, db
 ):
-    """:func:`dense_pass` for the CSR matrix ``(data, indices, indptr)``.
+    """:func:`dense_pass` for the CSR matrix ``(data, indices, indptr)``,
+    modes other than binary (see :func:`csr_binary_pass`).
 
     Row by row. ``indptr`` may start at any offset (rows of a larger
-    matrix).
+    matrix). Weighted mode needs ``Z`` only as an output, which may then
+    have no rows.
     """
     m = indptr.shape[0] - 1
     K = Wt.shape[0]
     Gt[:] = 0
     db[:] = 0.0
-    if mode == BINARY:
-        g = Gt[0]
-        args = (y, s, uniform, Z, Z_prev, beta, g, db, R)
-        return _csr_binary_rows(data, indices, indptr, Wt[0], b[0], *args)
+    if mode == WEIGHTED:  # the Lanczos passes: R = s * Z, row by row
+        store = Z.shape[0] > 0
+        r = R[0]
+        for i in range(m):
+            p0, p1 = indptr[i], indptr[i + 1]
+            for k in range(K):
+                acc = b[k]
+                for p in range(p0, p1):
+                    acc += data[p] * Wt[k, indices[p]]
+                if store:
+                    Z[i, k] = acc
+                r[k] = s[i] * acc
+                db[k] += r[k]
+            for k in range(K):
+                rk = r[k]
+                for p in range(p0, p1):
+                    Gt[k, indices[p]] += rk * data[p]
+        return 0.0, 0.0
     logs = np.array([0.0, 1.0, 0.0, 0.0, 1.0, 0.0])
     c = _constants(Z, beta)
     value = value_y = 0.0

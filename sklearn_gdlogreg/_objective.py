@@ -127,8 +127,13 @@ class LogisticObjective:
         return self._fused
 
     def new_raw(self):
-        """An uninitialized buffer for raw predictions, (n_samples, n_out)."""
-        return np.empty((self.X.shape[0], self.n_out), dtype=self.dtype)
+        """An uninitialized buffer for raw predictions, (n_samples, n_out).
+
+        With no rows when the pass needs none (CSR X, binary: see
+        ``FusedPass.keeps_raw``); it then receives nothing.
+        """
+        n = self.X.shape[0] if self._fused_pass().keeps_raw else 0
+        return np.empty((n, self.n_out), dtype=self.dtype)
 
     # ----------------------------------------------------------- setup
     def _setup_preconditioner(self, preconditioner):
@@ -171,9 +176,12 @@ class LogisticObjective:
         return self.n_features + int(self.fit_intercept)
 
     # ------------------------------------------- coordinate changes
-    def to_original(self, theta):
-        """Map solver coordinates to ``(w, b)``: shapes (d, n_out), (n_out,)."""
-        w = self._weights(theta)
+    def to_original(self, theta, out=None):
+        """Map solver coordinates to ``(w, b)``: shapes (d, n_out), (n_out,).
+
+        ``out``, a free array of w's shape and dtype, receives ``w``.
+        """
+        w = self._weights(theta, out=out)
         if self.fit_intercept:
             b = theta[-1] - self._mean[:, 0] @ w
         else:
@@ -183,13 +191,15 @@ class LogisticObjective:
     def _weights(self, theta, out=None):
         """The ``w`` of :meth:`to_original` alone (the penalty's argument).
 
-        ``out``, a free array of w's shape and dtype, receives it when there
-        is no Cholesky preconditioner.
+        ``out``, a free array of w's shape and dtype, receives it.
         """
         if self._chol is None:
             return np.divide(theta[: self.n_features], self._scale, out=out)
         w = self._chol.to_original(theta[: self.n_features])
-        return w.astype(self.dtype, copy=False)
+        if out is None:
+            return w.astype(self.dtype, copy=False)
+        np.copyto(out, w)
+        return out
 
     def from_original(self, w, b):
         """Map ``(w, b)`` to solver coordinates (inverse of to_original)."""
@@ -239,15 +249,17 @@ class LogisticObjective:
         Parameters
         ----------
         theta : ndarray of shape (n_dof, n_out)
-        Z : ndarray of shape (n_samples, n_out)
+        Z : ndarray of shape (n_samples, n_out) or (0, n_out)
             Output buffer (see :meth:`new_raw`): receives ``X @ w + b`` at
-            ``theta``.
+            ``theta`` when it has rows.
         momentum : tuple (beta, theta_y, Z_prev), optional
             Take the gradient at the extrapolated point
             ``theta_y = theta + beta * (theta - theta_prev)`` instead, from
             the raw predictions ``Z + beta * (Z - Z_prev)`` (``X @ theta`` is
             linear; ``Z_prev`` holds them at ``theta_prev``): what Nesterov's
-            method needs, without a second pass.
+            method needs, without a second pass. Where :meth:`new_raw` has
+            no rows (CSR, binary), the pass computes ``X @ theta_y`` row by
+            row instead, from the same read of each row.
 
         Returns
         -------
@@ -261,6 +273,8 @@ class LogisticObjective:
         """
         pass_ = self._fused_pass()
         with pass_.blas_context():  # small products: no BLAS threads
+            if momentum is not None and not pass_.keeps_raw:
+                return self._two_point_pass(pass_, theta, momentum)
             w, b = self.to_original(theta)
             if momentum is None:
                 data, _, G, db = pass_(w, b, Z)
@@ -273,6 +287,18 @@ class LogisticObjective:
             w_y = self._weights(theta_y, out=w)
             value_y = data_y + self.penalty(theta_y, w_y)
             return value, self._solver_gradient(theta_y, G, db, w_y), value_y
+
+    def _two_point_pass(self, pass_, theta, momentum):
+        """:meth:`value_grad_pass` with momentum, ``X @ theta_y`` computed
+        row by row in the pass (CSR binary: no raw predictions kept)."""
+        beta, theta_y, _ = momentum
+        W2 = np.empty((self.n_features, 2), self.dtype)  # the pass reads rows
+        w, b = self.to_original(theta, out=W2[:, :1])
+        w_y, b_y = self.to_original(theta_y, out=W2[:, 1:])
+        data, data_y, G, db = pass_.two_points(W2, b, b_y, beta)
+        value = data + self.penalty(theta, w)
+        value_y = data_y + self.penalty(theta_y, w_y)
+        return value, self._solver_gradient(theta_y, G, db, w_y), value_y
 
     def _solver_gradient(self, theta, G, db, w=None):
         """Chain rule from ``G = X.T @ R``, ``db = sum R`` to solver coords.
@@ -357,9 +383,10 @@ class LogisticObjective:
             n_vectors = default_n_vectors(self.X.shape, sp.issparse(self.X))
         k = min(n_vectors, p)
         pass_ = FusedPass(self.X, k, "weighted", None, self.s)
-        # Buffers reused by every pass (D3: each is 3% of X). The pass reads
-        # the coefficients as Ut.T, an F-ordered (d, k) view: no copy.
-        Z = np.empty((self.X.shape[0], k), dtype=self.dtype)
+        # Buffers reused by every pass (D3: an n-vector is 3% of X; CSR needs
+        # none). The pass reads the coefficients as Ut.T, an F-ordered (d, k)
+        # view: no copy.
+        Z = np.empty((self.X.shape[0] if pass_.keeps_raw else 0, k), self.dtype)
         Ut = np.zeros((k, d), dtype=self.dtype)
         c = np.zeros(k, dtype=self.dtype)
         f64 = self.dtype == np.float64

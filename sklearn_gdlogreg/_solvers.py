@@ -220,9 +220,10 @@ def accelerated_gradient(
 
     Each iteration costs one pass over X, as plain gradient descent: the
     raw predictions at ``y`` are extrapolated from those at the iterates
-    (``X @ theta`` is linear), so ``J(x_{k+1})``, ``J(y_{k+1})`` and the
-    gradient at ``y_{k+1}`` come out of the same pass. A restart costs one
-    more pass.
+    (``X @ theta`` is linear; for CSR X, binary, each row's two products
+    are made from one read of it instead, and no raw predictions are kept),
+    so ``J(x_{k+1})``, ``J(y_{k+1})`` and the gradient at ``y_{k+1}`` come
+    out of the same pass. A restart costs one more pass.
 
     Parameters and returns are those of :func:`gradient_descent`; ``step``
     is the first step (``1/L`` for ``alpha="auto"``).

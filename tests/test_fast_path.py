@@ -152,12 +152,17 @@ def test_value_grad_pass_matches_plain_formula(
     X, y, s = make_problem(n_classes, fmt, dtype, weights=weights)
     obj = make_objective(X, y, s, n_classes, preconditioner)
     theta = random_theta(obj, 1)
-    Z = obj.new_raw()
+    # CSR binary keeps no raw predictions (each row's are made and used in
+    # the kernel); a buffer with rows still receives them.
+    n_raw = 0 if (fmt, n_classes) == ("csr", 2) else X.shape[0]
+    assert obj.new_raw().shape == (n_raw, obj.n_out)
+    Z = np.empty((X.shape[0], obj.n_out), dtype=dtype)
     J, grad = obj.value_grad_pass(theta, Z)
     J_ref, Z_ref, grad_ref = plain_in_solver_coords(obj, X, y, s, theta, n_classes)
     tol = tolerances(dtype)
     assert Z.dtype == grad.dtype == dtype  # float32 stays float32
     assert_allclose(Z, Z_ref, **tol)
+    assert_allclose(obj.value_grad_pass(theta, obj.new_raw())[0], J_ref, **tol)
     assert_allclose(J, J_ref, **tol)
     assert_allclose(
         grad, grad_ref, rtol=tol["rtol"], atol=tol["atol"] * abs(grad_ref).max()
@@ -190,6 +195,45 @@ def test_momentum_gradient_at_extrapolated_point(
     )
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weights", ["random", "uniform"])
+def test_csr_binary_pass_both_ways_to_the_extrapolated_point(dtype, weights):
+    # The CSR binary kernel takes Nesterov's point either as coefficients
+    # (the fit's way: two dot products per row, no raw predictions kept) or
+    # extrapolated from raw predictions (the dask blocks' way). Oracle: the
+    # plain formulas at that point, in original coordinates.
+    X, y, s = make_problem(2, "csr", dtype, weights=weights)
+    rng = np.random.default_rng(4)
+    W, W_prev = (rng.normal(size=(X.shape[1], 1)).astype(dtype) for _ in "ab")
+    b, b_prev = np.array([0.3], dtype), np.array([-0.2], dtype)
+    beta = 0.6
+    W_y, b_y = W + beta * (W - W_prev), b + beta * (b - b_prev)
+    s_n = (s / s.sum()).astype(dtype)
+    pass_ = _data.FusedPass(X, 1, "binary", y.astype(dtype), s_n)
+    assert not pass_.keeps_raw
+
+    def plain(W, b):
+        z = np.asarray(X @ W.astype(np.float64)).ravel() + float(b[0])
+        r = s_n * (expit(z) - y)
+        return s_n @ (np.logaddexp(0.0, z) - y * z), X.T @ r, r.sum()
+
+    value_ref, _, _ = plain(W, b)
+    value_y_ref, G_ref, db_ref = plain(W_y, b_y)
+    Z_prev = np.asarray(X @ W_prev + b_prev, dtype=dtype)
+    Z = np.empty_like(Z_prev)
+    tol = tolerances(dtype)
+    # (Each result is checked before the next call, which reuses G and db.)
+    for how in ("extrapolated", "direct"):
+        if how == "extrapolated":
+            value, value_y, G, db = pass_(W, b, Z, Z_prev=Z_prev, beta=beta)
+            assert_allclose(Z, X @ W + b, **tol)
+        else:
+            value, value_y, G, db = pass_.two_points(np.hstack([W, W_y]), b, b_y, beta)
+        assert_allclose([value, value_y], [value_ref, value_y_ref], **tol)
+        assert_allclose(G[:, 0], G_ref, rtol=tol["rtol"], atol=tol["atol"])
+        assert_allclose(db[0], db_ref, rtol=tol["rtol"], atol=tol["atol"])
+
+
 @pytest.mark.parametrize("fmt", ["dense", "csr"])
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("fit_intercept", [True, False])
@@ -216,7 +260,8 @@ class PlainObjective(LogisticObjective):
         J, Z_ref, grad = plain_in_solver_coords(
             self, self.X, self._y_plain, self._s_plain, theta, self._k
         )
-        Z[...] = Z_ref
+        if Z.shape[0]:  # CSR binary: the solver's buffers have no rows
+            Z[...] = Z_ref
         if momentum is None:
             return J, grad.astype(self.dtype)
         _, at, _ = momentum

@@ -16,6 +16,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn_gdlogreg import GDLogisticRegression
 from sklearn_gdlogreg._data import weighted_column_moments
 from sklearn_gdlogreg._lanczos import lambda_max
+from sklearn_gdlogreg._objective import LogisticObjective
+from sklearn_gdlogreg._solvers import SOLVERS
 
 
 def _psd(rng, p, rank=None, gap=False):
@@ -113,6 +115,39 @@ def test_sparse_fit_holds_no_n_vector_of_weights_or_float_labels():
     fit()  # one-off costs (compiled kernels, thread pool) before tracing
     _, peak = _peak(fit)
     assert peak <= 12 * n
+
+
+@pytest.mark.parametrize("solver", ["gd", "nesterov"])
+def test_csr_binary_solvers_hold_no_raw_predictions(solver):
+    # CSR binary passes make each row's dot products (Nesterov's point's
+    # too) in the kernel and keep none: the solver, its step bound included,
+    # allocates no n-vector (8 bytes a sample; nesterov kept two of them).
+    # What remains is d-sized (20 features) and the threads' residual tiles.
+    n, d = 200_000, 20
+    X = sp.random(n, d, density=0.1, format="csr", random_state=0)
+    y = np.random.default_rng(0).integers(0, 2, n).astype(np.float64)
+    obj = LogisticObjective(
+        X,
+        y,
+        np.broadcast_to(1.0 / n, (n,)),
+        n_classes=2,
+        C=1.0,
+        l1_ratio=0.0,
+        fit_intercept=True,
+        preconditioner="diagonal",
+    )
+
+    def solve():
+        theta0 = np.zeros((obj.n_dof, 1))
+        step = 1.0 / obj.lipschitz()
+        return SOLVERS[solver](
+            obj, theta0, step=step, adaptive=True, max_iter=5, tol=0.0
+        )
+
+    solve()  # one-off costs (compiled kernels, thread pool) before tracing
+    res, peak = _peak(solve)
+    assert res.n_iter == 5
+    assert peak <= 2 * n
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
