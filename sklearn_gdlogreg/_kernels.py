@@ -462,6 +462,23 @@ def csr_binary_pass(
     )
 
 
+@_jit(inline="always")
+def _csr_row_dot(data, indices, p0, p1, Wt, k, acc):
+    """``acc + x_i @ Wt[k]``, the row's entries at ``p0:p1``."""
+    for p in range(p0, p1):
+        acc += data[p] * Wt[k, indices[p]]
+    return acc
+
+
+@_jit(inline="always")
+def _csr_row_scatter(data, indices, p0, p1, r, Gt):
+    """``Gt[k] += r[k] * x_i`` for every output ``k``."""
+    for k in range(Gt.shape[0]):
+        rk = r[k]
+        for p in range(p0, p1):
+            Gt[k, indices[p]] += rk * data[p]
+
+
 @_jit
 def csr_pass(
     mode, data, indices, indptr, Wt, b, y, s, uniform, Z, Z_prev, beta, R, Gt, db
@@ -477,44 +494,32 @@ def csr_pass(
     K = Wt.shape[0]
     Gt[:] = 0
     db[:] = 0.0
+    r = R[0]
     if mode == WEIGHTED:  # the Lanczos passes: R = s * Z, row by row
         store = Z.shape[0] > 0
-        r = R[0]
         for i in range(m):
             p0, p1 = indptr[i], indptr[i + 1]
             for k in range(K):
-                acc = b[k]
-                for p in range(p0, p1):
-                    acc += data[p] * Wt[k, indices[p]]
+                acc = _csr_row_dot(data, indices, p0, p1, Wt, k, b[k])
                 if store:
                     Z[i, k] = acc
                 r[k] = s[i] * acc
                 db[k] += r[k]
-            for k in range(K):
-                rk = r[k]
-                for p in range(p0, p1):
-                    Gt[k, indices[p]] += rk * data[p]
+            _csr_row_scatter(data, indices, p0, p1, r, Gt)
         return 0.0, 0.0
     logs = np.array([0.0, 1.0, 0.0, 0.0, 1.0, 0.0])
     c = _constants(Z, beta)
     value = value_y = 0.0
-    r = R[0]
     for i in range(m):
         p0, p1 = indptr[i], indptr[i + 1]
         for k in range(K):
-            acc = b[k]
-            for p in range(p0, p1):
-                acc += data[p] * Wt[k, indices[p]]
-            Z[i, k] = acc
+            Z[i, k] = _csr_row_dot(data, indices, p0, p1, Wt, k, b[k])
         loss, loss_y = _row_terms(
             mode, Z, Z_prev, beta, y, s, uniform, i, r, db, logs, c
         )
         value += loss
         value_y += loss_y
-        for k in range(K):
-            rk = r[k]
-            for p in range(p0, p1):
-                Gt[k, indices[p]] += rk * data[p]
+        _csr_row_scatter(data, indices, p0, p1, r, Gt)
     return _totals(value, value_y, s, uniform, beta, logs)
 
 
