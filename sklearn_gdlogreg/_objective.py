@@ -292,7 +292,8 @@ class LogisticObjective:
         """:meth:`value_grad_pass` with momentum, ``X @ theta_y`` computed
         row by row in the pass (CSR binary: no raw predictions kept)."""
         beta, theta_y, _ = momentum
-        W2 = np.empty((self.n_features, 2), self.dtype)  # the pass reads rows
+        # Both points' weights side by side: one gather per nonzero reads both.
+        W2 = np.empty((self.n_features, 2), self.dtype)
         w, b = self.to_original(theta, out=W2[:, :1])
         w_y, b_y = self.to_original(theta_y, out=W2[:, 1:])
         data, data_y, G, db = pass_.two_points(W2, b, b_y, beta)
