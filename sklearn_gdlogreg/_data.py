@@ -262,12 +262,16 @@ class FusedPass:
         # Limiting BLAS costs tens of microseconds: worth it only where BLAS
         # would thread (large products), not on small problems.
         self.large = len(self.workers) > 1 or n * (X.shape[1] + n_out) >= _LARGE
-        # CSR, binary or weighted: each row's dot products are made, used and
-        # dropped in the kernel, for Nesterov's point too (two_points): the
-        # pass needs no n-sized raw predictions (on D3 each is 3% of X).
+        # CSR binary has its own kernel, which also takes Nesterov's point as
+        # coefficients (two_points). It, and the weighted mode, make each
+        # row's dot products, use and drop them in the kernel: the pass needs
+        # no n-sized raw predictions (on D3 each is 3% of X).
+        self._csr_binary = self.format == "csr" and self.mode == _kernels.BINARY
         self.keeps_raw = not (
-            self.format == "csr" and self.mode in (_kernels.BINARY, _kernels.WEIGHTED)
+            self._csr_binary
+            or (self.format == "csr" and self.mode == _kernels.WEIGHTED)
         )
+        self._no_raw = np.empty((0, n_out), X.dtype)  # the Z of two_points
 
     def blas_context(self):
         """``single_threaded_blas()`` for large problems, else a no-op."""
@@ -311,14 +315,14 @@ class FusedPass:
         the two coefficients side by side in ``W2`` (shape (d, 2)), and no
         n-sized raw predictions. Returns as :meth:`__call__`.
         """
-        if self.keeps_raw:
+        if not self._csr_binary:
             raise ValueError("this pass takes the extrapolated point as Z_prev")
-        Z = np.empty((0, 1), self.X.dtype)
+        Z = self._no_raw
         return self._pass(np.asarray(W2, dtype=self.X.dtype), b, b_y, Z, Z, beta)
 
     def _pass(self, W, b, b_y, Z, Z_prev, beta):
         dtype = self.X.dtype
-        if self.format == "csr" and self.mode == _kernels.BINARY:
+        if self._csr_binary:
             Wt = np.ascontiguousarray(W)  # (d, 1) or (d, 2): see csr_binary_pass
         else:
             Wt = np.ascontiguousarray(W.T)
@@ -344,7 +348,7 @@ class FusedPass:
             return _kernels.dense_pass(
                 self.mode, wk.X, Wt, b, *common, wk.R, wk.Gt, wk.db
             )
-        if self.format == "csr" and self.mode == _kernels.BINARY:
+        if self._csr_binary:
             return _kernels.csr_binary_pass(
                 *wk.X, Wt, b[0], b_y[0], *common, wk.R, wk.Gt, wk.db
             )
