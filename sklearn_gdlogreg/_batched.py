@@ -13,7 +13,8 @@ two matrix products over X, whatever the number of models::
 For dense X both run block of rows by block of rows (each block of X is read
 from memory once; its ``Z`` is turned into ``R`` in place, in cache, by a
 compiled kernel that computes ``exp`` once per entry, vectorized, shared by
-the loss and the sigmoid), and the blocks are shared among threads.
+the loss and the sigmoid), and the blocks are shared among OpenMP threads
+(:mod:`._numerics._batched_kernels`, BLAS called from each thread).
 
 Which rows a model trains on is said by its column of ``weights``: the
 normalised sample weights ``s_ij / S_j`` of its training rows, zero on the
@@ -35,20 +36,14 @@ on that model's rows alone, up to floating-point summation order.
 """
 
 import copy
-import functools
-import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
-import numba
 import numpy as np
 import scipy.sparse as sp
-from numba import types
-from numba.extending import intrinsic
 
 from ._loss import CURVATURE_BOUND
+from ._numerics import _batched_kernels
 
 # Same rule as _solvers: J has risen when it exceeds its reference by more
 # than rounding.
@@ -57,184 +52,14 @@ _RISE_RTOL = 1e-12
 # (640 KiB) and one scratch array of Z's size stay in cache (1024 and 4096
 # measured no faster on D1).
 _BLOCK_ROWS = 2048
-# Factors in [1, 2] multiplied before one log (see _weighted_log1p and
-# _binary_uniform).
-_PRODUCT_ROWS = 512
+# Factors in [1, 2] multiplied before one log (see _weighted_log1p and the
+# binary kernels): the compiled kernels' constant.
+_PRODUCT_ROWS = _batched_kernels.PRODUCT_ROWS
 # Below this many multiply-adds per product, rows are not grouped.
 _SMALL_PRODUCT = 10_000_000
 # Rows are grouped by the set of models that train on them (see _row_groups)
 # unless there are more such sets than this.
 _MAX_GROUPS = 64
-
-
-# ------------------------------------------------------- compiled kernels
-# ``exp(-a)`` written out so that LLVM vectorizes it (it does not vectorize
-# a call to libm's exp): a = n ln2 + r with |r| <= ln2/2 (ln2 in two parts,
-# Cody and Waite), exp(-r) by its Taylor polynomial of degree 13 (remainder
-# < 1e-17), 2^-n built in the exponent bits. Relative error ~2e-16.
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
-_INV_LN2 = 1.44269504088896338700e00
-_2_POW_52 = 4503599627370496.0
-# 1 + exp(-a) rounds to 1 for a > 37.5 in float64: a larger a changes nothing.
-_EXP_CLAMP = 40.0
-# No division-by-zero checks (error_model="numpy") and fused multiply-adds
-# only: no reordering, and inf and NaN keep their meaning (a divergent model
-# must show them in J).
-_JIT = dict(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
-
-
-@intrinsic
-def _float_bits(typingctx, x):
-    """The bits of a float64 as an int64 (a no-op the vectorizer keeps)."""
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
-
-    return types.int64(types.float64), codegen
-
-
-@intrinsic
-def _bits_float(typingctx, i):
-    """The float64 whose bits are the int64 ``i``."""
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
-
-    return types.float64(types.int64), codegen
-
-
-@numba.njit(inline="always", **_JIT)
-def _exp_neg(a):
-    """``exp(-a)`` for ``0 <= a <= _EXP_CLAMP``, vectorizable."""
-    n = np.floor(a * _INV_LN2 + 0.5)
-    x = (n * _LN2_HI - a) + n * _LN2_LO  # -r
-    p = 1.0 / 6227020800.0  # 1/13!
-    p = p * x + 1.0 / 479001600.0
-    p = p * x + 1.0 / 39916800.0
-    p = p * x + 1.0 / 3628800.0
-    p = p * x + 1.0 / 362880.0
-    p = p * x + 1.0 / 40320.0
-    p = p * x + 1.0 / 5040.0
-    p = p * x + 1.0 / 720.0
-    p = p * x + 1.0 / 120.0
-    p = p * x + 1.0 / 24.0
-    p = p * x + 1.0 / 6.0
-    p = p * x + 0.5
-    p = p * x + 1.0
-    p = p * x + 1.0
-    # 2^-n: the integer 1023 - n sits in the low bits of (1023 - n) + 2^52;
-    # shifted into the exponent field it is the float 2^-n.
-    return p * _bits_float(_float_bits((1023.0 - n) + _2_POW_52) << 52)
-
-
-@numba.njit(inline="always", **_JIT)
-def _shift_and_exp(Z, b, Z_flat, E_flat):
-    """``Z += b``, then ``E := exp(-|Z|)`` (``*_flat``: 1-d views of both).
-
-    The exp runs as one flat loop over all entries: vectorized as a loop over
-    a row of ``n_models`` entries, the last ``n_models % 16`` of every row
-    would run one by one, each ~4x slower than the rest.
-    """
-    for i in range(Z.shape[0]):
-        for j in range(Z.shape[1]):
-            Z[i, j] += b[j]
-    for t in range(Z_flat.size):
-        a = abs(Z_flat[t])
-        E_flat[t] = _exp_neg(a if a < _EXP_CLAMP else _EXP_CLAMP)
-
-
-@numba.njit(**_JIT)
-def _binary_uniform(Z, E, b, half_minus_y, c, acc):
-    """Binary residuals in place, weights ``c[j]`` on every row.
-
-    ``Z`` (rows, models), C-contiguous, holds ``X_blk @ W``; it becomes
-    ``R = c * (sigmoid(z) - y)`` with ``z = Z + b``. Adds to ``acc`` (4,
-    models), float64: ``sum R``, ``sum |z|``, and the log of the product of
-    the ``1 + exp(-|z|)`` (running product in ``acc[2]``, its log added to
-    ``acc[3]`` every ``_PRODUCT_ROWS`` rows and at the end: factors in
-    [1, 2], so the product stays below 2^512). The loss of the block, less
-    its linear part, is ``c * (acc[1] / 2 + acc[3])``.
-    """
-    n_rows, n_cols = Z.shape
-    _shift_and_exp(Z, b, Z.reshape(-1), E.reshape(-1))
-    for i in range(n_rows):
-        h = half_minus_y[i]
-        e = E[i]
-        for j in range(n_cols):
-            z = Z[i, j]
-            a = abs(z)
-            d = 1.0 + e[j]
-            r = (math.copysign(1.0 / d - 0.5, z) + h) * c[j]
-            Z[i, j] = r
-            acc[0, j] += r
-            acc[1, j] += a
-            acc[2, j] *= d
-        if (i + 1) % _PRODUCT_ROWS == 0 or i + 1 == n_rows:
-            for j in range(n_cols):
-                acc[3, j] += math.log(acc[2, j])
-                acc[2, j] = 1.0
-
-
-# Not folded into _binary_uniform's caller as ``s = broadcast_to(c)``: the
-# stride-0 weights measured 1.5x slower per block than the two kernels.
-@numba.njit(**_JIT)
-def _binary_masked(Z, E, b, half_minus_y, s, acc):
-    """As :func:`_binary_uniform`, with weights ``s`` (rows, models) each 0
-    or its column's one nonzero weight: rows of weight 0 add nothing to
-    ``acc``, and the block's loss is again ``c * (acc[1] / 2 + acc[3])``.
-    """
-    n_rows, n_cols = Z.shape
-    _shift_and_exp(Z, b, Z.reshape(-1), E.reshape(-1))
-    for i in range(n_rows):
-        h = half_minus_y[i]
-        e = E[i]
-        for j in range(n_cols):
-            z = Z[i, j]
-            a = abs(z)
-            d = 1.0 + e[j]
-            w = s[i, j]
-            r = (math.copysign(1.0 / d - 0.5, z) + h) * w
-            Z[i, j] = r
-            acc[0, j] += r
-            acc[1, j] += a if w > 0 else 0.0
-            acc[2, j] *= d if w > 0 else 1.0
-        if (i + 1) % _PRODUCT_ROWS == 0 or i + 1 == n_rows:
-            for j in range(n_cols):
-                acc[3, j] += math.log(acc[2, j])
-                acc[2, j] = 1.0
-
-
-@numba.njit(**_JIT)
-def _binary_weighted(Z, E, b, half_minus_y, s, acc):
-    """As :func:`_binary_uniform` with per-entry weights ``s`` (rows, models).
-
-    Adds ``sum R`` to ``acc[0]`` and the weighted loss less its linear part,
-    ``sum s (|z|/2 + log(1 + exp(-|z|)))``, to ``acc[1]``.
-    """
-    n_rows, n_cols = Z.shape
-    _shift_and_exp(Z, b, Z.reshape(-1), E.reshape(-1))
-    for i in range(n_rows):
-        h = half_minus_y[i]
-        e = E[i]
-        for j in range(n_cols):
-            z = Z[i, j]
-            a = abs(z)
-            d = 1.0 + e[j]
-            w = s[i, j]
-            r = (math.copysign(1.0 / d - 0.5, z) + h) * w
-            Z[i, j] = r
-            acc[0, j] += r
-            acc[1, j] += w * (0.5 * a + math.log(d))
-
-
-@numba.njit(**_JIT)
-def _gather_rows(X, rows, out):
-    """``out[:len(rows)] = X[rows]`` (NumPy's take is ~2x slower here)."""
-    for i in range(rows.size):
-        r = rows[i]
-        for j in range(X.shape[1]):
-            out[i, j] = X[r, j]
 
 
 # ------------------------------------------------------------- row groups
@@ -252,7 +77,8 @@ class _RowGroup:
         Their labels: ``1/2 - y`` (binary), class indices (multinomial).
     c : ndarray of shape (n_cols,) or None
         Each model's one nonzero weight, when it has one (no sample or class
-        weights, float64 products: see :func:`_binary_masked`); else None.
+        weights, float64 products: see ``binary_masked`` in
+        :mod:`._numerics._batched_kernels`); else None.
     s : ndarray of shape (n_rows, n_cols) or None
         The weights; None when they are ``c`` on every row.
     """
@@ -348,18 +174,6 @@ def _subset_groups(groups, keep):
     return out
 
 
-def _thread_pool(n_threads):
-    """Worker threads for the row chunks beyond the caller's, kept for reuse
-    (starting threads every iteration costs ~3 ms); one pool per process, as
-    a forked child has none of its parent's threads."""
-    return _process_thread_pool(n_threads, os.getpid())
-
-
-@functools.cache
-def _process_thread_pool(n_threads, pid):
-    return ThreadPoolExecutor(n_threads, thread_name_prefix="gdlogreg-batched")
-
-
 def _split_blocks(groups, n_threads):
     """Blocks ``(group, lo, hi)`` of at most ``_BLOCK_ROWS`` rows, per thread."""
     blocks = [
@@ -370,6 +184,62 @@ def _split_blocks(groups, n_threads):
     n_threads = max(1, min(n_threads, len(blocks)))
     bounds = np.linspace(0, len(blocks), n_threads + 1).astype(int)
     return [blocks[start:stop] for start, stop in pairwise(bounds)]
+
+
+@dataclass
+class _DensePlan:
+    """What :meth:`BatchedObjective._dense_pass` reuses every iteration.
+
+    Attributes
+    ----------
+    X : ndarray
+        X, or a C-ordered copy when BLAS cannot read it (see
+        :func:`_blas_readable`).
+    groups : list of tuple
+        Per group, what does not change between iterations:
+        ``(start, rows, kind)`` and ``(y, c, s)`` (see
+        ``dense_rows_pass`` of :mod:`._numerics._batched_kernels`).
+    cols : list of ndarray
+        Per group, its columns of ``W`` (models x outputs).
+    blocks : tuple of ndarray of intp
+        ``(group, lo, hi)`` of every block, the chunks one after the other,
+        and ``chunk_start`` (n_chunks + 1): thread ``t``'s blocks.
+    buffers : tuple of ndarray
+        Per-thread scratch ``(X_buf, Z_buf, E_buf)``, one row per thread.
+    sizes : tuple of int
+        A thread's number of gradient entries and of float64 sums.
+    """
+
+    X: np.ndarray
+    groups: list
+    cols: list
+    blocks: tuple
+    buffers: tuple
+    sizes: tuple
+
+
+def _blas_readable(X):
+    """X when BLAS reads it as is (its rows or its columns contiguous), else
+    a C-ordered copy (a strided view: once per fit, not per iteration)."""
+    n, d = X.shape
+    s0, s1 = X.strides
+    item = X.itemsize
+    c_rows = s1 == item and s0 >= d * item
+    f_cols = s0 == item and s1 >= n * item
+    if (c_rows or f_cols) and max(s0, s1) // item < 2**31:  # BLAS ints
+        return X
+    return np.ascontiguousarray(X)
+
+
+def _kind(group, n_out):
+    """The per-entry kernel of a group (see :class:`_RowGroup`)."""
+    if n_out != 1:
+        return _batched_kernels.MULTINOMIAL
+    if group.s is None:
+        return _batched_kernels.UNIFORM
+    if group.c is not None:
+        return _batched_kernels.MASKED
+    return _batched_kernels.WEIGHTED
 
 
 def _out_columns(cols, n_out):
@@ -400,8 +270,8 @@ class BatchedObjective:
         Each model's diagonal preconditioner, as in :mod:`._objective`
         (``w = w' / scale``, ``b = b' - mean . w``); None: the plain step.
     n_threads : int, default=1
-        Threads sharing the row blocks of dense X (NumPy's ufuncs and BLAS
-        release the GIL); give BLAS one thread then.
+        OpenMP threads sharing the row blocks of dense X, each calling BLAS:
+        give BLAS one thread then (threadpoolctl).
     """
 
     def __init__(
@@ -430,7 +300,7 @@ class BatchedObjective:
         self.fit_intercept = fit_intercept
         self.mean, self.scale = mean, scale
         self.n_threads = n_threads
-        self._chunks, self._buffers = None, {}
+        self._plan = None  # see _dense_plan
         self._precompute()
         if scale is not None:
             self._mean = mean.astype(self.dtype)[:, :, None]
@@ -475,7 +345,7 @@ class BatchedObjective:
     def subset(self, keep):
         """The objective of the models ``keep`` (boolean mask) only."""
         sub = copy.copy(self)
-        sub._chunks, sub._buffers = None, {}
+        sub._plan = None
         if self._groups is not None:
             sub._groups = _subset_groups(self._groups, keep)
         for name in ("weights", "_train_mask", "_lin_w", "_mean", "_scale"):
@@ -532,7 +402,7 @@ class BatchedObjective:
             Z = X_blk @ W + b;  per-sample loss;  R = s * dL/dZ (in place)
             dW += X_blk.T @ R;  db += sum(R)
 
-        with the blocks shared among ``n_threads`` threads. Sparse X: one
+        with the blocks shared among ``n_threads`` OpenMP threads. Sparse X: one
         product ``X @ W``, the per-sample work by blocks, one ``X.T @ R``.
 
         Returns
@@ -566,102 +436,128 @@ class BatchedObjective:
         of its rows: a block of X (a view, or its rows gathered), ``Z`` for
         the group's models only, their residuals in place, ``X_blk.T @ R``
         added to the group's gradient; the groups' sums then go to their
-        models' columns. Rows no model trains on are never read.
+        models' columns. Rows no model trains on are never read. The blocks
+        run in compiled code, one chunk of them per OpenMP thread, each
+        thread with its own sums, added up here.
         """
-        if self._chunks is None:
-            self._chunks = _split_blocks(self._groups, self.n_threads)
-        if len(self._chunks) == 1 and len(self._groups) == 1:
-            # Small problems: one group of every model, nothing to scatter.
-            ((loss, dW, db),) = self._dense_rows([W], [b], 0).values()
-            return loss, dW, db
-        cols = [_out_columns(g.cols, self.n_out) for g in self._groups]
-        Wg = [np.ascontiguousarray(W[:, c]) for c in cols]
-        bg = [b[c] for c in cols]
-        others = [
-            _thread_pool(len(self._chunks) - 1).submit(self._dense_rows, Wg, bg, i)
-            for i in range(1, len(self._chunks))
-        ]
-        parts = [self._dense_rows(Wg, bg, 0), *(f.result() for f in others)]
+        plan = self._dense_plan()
+        whole = len(plan.groups) == 1 and plan.cols[0].size == W.shape[1]
+        if whole:  # small problems: one group of every model
+            Wg, bg = [np.ascontiguousarray(W)], [np.ascontiguousarray(b)]
+        else:
+            Wg = [np.ascontiguousarray(W[:, c]) for c in plan.cols]
+            bg = [b[c] for c in plan.cols]
+        n_chunks = plan.blocks[-1].size - 1
+        G = np.empty((n_chunks, plan.sizes[0]), dtype=self.dtype)
+        acc = np.empty((n_chunks, plan.sizes[1]))
+        _batched_kernels.dense_rows_pass(
+            plan.X,
+            [
+                (*head, Wg[gi], bg[gi], *tail)
+                for gi, (head, tail) in enumerate(plan.groups)
+            ],
+            *plan.blocks,
+            *plan.buffers,
+            G,
+            acc,
+        )
+        # The threads' sums (a sum of n_chunks rows: in thread order).
+        G, acc = (G[0], acc[0]) if n_chunks == 1 else (G.sum(0), acc.sum(0))
+        if whole:
+            return self._group_sums(self._groups[0], G, acc)
         loss = np.zeros(self.n_models)
         dW, db = np.zeros_like(W), np.zeros(W.shape[1])
-        for part in parts:
-            for gi, (loss_g, dW_g, db_g) in part.items():
-                loss[self._groups[gi].cols] += loss_g
-                dW[:, cols[gi]] += dW_g
-                db[cols[gi]] += db_g
+        for group, cols, (loss_g, dW_g, db_g) in zip(
+            self._groups, plan.cols, self._split_sums(G, acc), strict=True
+        ):
+            loss[group.cols] += loss_g
+            dW[:, cols] += dW_g
+            db[cols] += db_g
         return loss, dW, db
 
-    def _dense_rows(self, Wg, bg, chunk):
-        """``{group: (loss, X_blk.T @ R, sum R)}`` over chunk ``chunk``'s blocks."""
-        if chunk not in self._buffers:  # this chunk's, reused every iteration
-            width = max(w.shape[1] for w in Wg)
-            d = self.n_features
-            self._buffers[chunk] = (
-                np.empty((_BLOCK_ROWS, d), dtype=self.dtype),
-                np.empty(_BLOCK_ROWS * width, dtype=self.dtype),
-                np.empty(d * width, dtype=self.dtype),
-                np.empty(_BLOCK_ROWS * width),  # exp(-|z|), see _shift_and_exp
+    def _dense_plan(self):
+        """The blocks, threads' chunks and scratch of dense X (built once)."""
+        if self._plan is not None:
+            return self._plan
+        chunks = _split_blocks(self._groups, self.n_threads)
+        blocks = [np.array(b, dtype=np.intp).reshape(-1, 3) for b in chunks]
+        chunk_start = np.cumsum([0, *(b.shape[0] for b in blocks)])
+        group, lo, hi = np.concatenate(blocks).T
+        groups, cols = [], []
+        for g in self._groups:
+            gathered = not isinstance(g.rows, slice)
+            multinomial = self.n_out != 1
+            groups.append(
+                (
+                    (
+                        0 if gathered else g.rows.start,
+                        np.asarray(g.rows, dtype=np.intp) if gathered else None,
+                        _kind(g, self.n_out),
+                    ),
+                    (
+                        np.asarray(g.y, dtype=np.intp if multinomial else self.dtype),
+                        g.c,
+                        g.s,
+                    ),
+                )
             )
-        X_buf, Z_buf, G_buf, E_buf = self._buffers[chunk]
-        sums = {}
-        for gi, lo, hi in self._chunks[chunk]:
-            group, k, width = self._groups[gi], hi - lo, Wg[gi].shape[1]
-            if isinstance(group.rows, slice):
-                X_blk = self.X[group.rows.start + lo : group.rows.start + hi]
-            else:
-                X_blk = X_buf[:k]
-                _gather_rows(self.X, group.rows[lo:hi], X_blk)
-            R = np.matmul(X_blk, Wg[gi], out=Z_buf[: k * width].reshape(k, width))
-            E = E_buf[: k * width].reshape(k, width)
-            if gi not in sums:  # the group's first block
-                acc = self._new_sums(group)
-                self._group_block(R, E, bg[gi], group, lo, hi, acc)
-                sums[gi] = (acc, X_blk.T @ R)
-                continue
-            acc, dW = sums[gi]
-            self._group_block(R, E, bg[gi], group, lo, hi, acc)
-            dW += np.matmul(
-                X_blk.T, R, out=G_buf[: X_blk.shape[1] * width].reshape(-1, width)
+            cols.append(_out_columns(g.cols, self.n_out))
+        width = max(c.size for c in cols)
+        d, rows = self.n_features, int((hi - lo).max())
+        any_gathered = any(head[1] is not None for head, _ in groups)
+        n_chunks = len(chunks)
+        buffers = (
+            np.empty((n_chunks, rows * d if any_gathered else 1), dtype=self.dtype),
+            np.empty((n_chunks, rows * width), dtype=self.dtype),
+            np.empty((n_chunks, rows * width if self.n_out == 1 else 1)),
+        )
+        sizes = (
+            sum(d * c.size for c in cols),
+            sum(self._n_sums(g) for g in self._groups),
+        )
+        self._plan = _DensePlan(
+            _blas_readable(self.X),
+            groups,
+            cols,
+            (
+                np.ascontiguousarray(group),
+                np.ascontiguousarray(lo),
+                np.ascontiguousarray(hi),
+                chunk_start.astype(np.intp),
+            ),
+            buffers,
+            sizes,
+        )
+        return self._plan
+
+    def _split_sums(self, G, acc):
+        """Each group's ``(loss, X.T @ R, sum R)`` from all groups' sums."""
+        d, g_off, a_off = self.n_features, 0, 0
+        for group in self._groups:
+            width, n_acc = group.cols.size * self.n_out, self._n_sums(group)
+            yield self._group_sums(
+                group, G[g_off : g_off + d * width], acc[a_off : a_off + n_acc]
             )
-        return {
-            gi: self._group_sums(self._groups[gi], acc, dW)
-            for gi, (acc, dW) in sums.items()
-        }
+            g_off, a_off = g_off + d * width, a_off + n_acc
 
-    def _new_sums(self, group):
-        """Zeroed per-block accumulators of one group (see :meth:`_group_block`)."""
-        if self.n_out == 1:
-            acc = np.zeros((4, group.cols.size))
-            acc[2] = 1.0  # the running product of _binary_uniform
-            return acc
-        return [np.zeros(group.cols.size), np.zeros(group.cols.size * self.n_out)]
+    def _n_sums(self, group):
+        """Number of a group's float64 sums (see :meth:`_group_sums`)."""
+        m = group.cols.size
+        return 4 * m if self.n_out == 1 else m * (1 + self.n_out)
 
-    def _group_block(self, R, E, b, group, lo, hi, acc):
-        """Rows ``lo:hi`` of ``group``: ``R`` (holding ``X_blk @ W``) := residuals.
+    def _group_sums(self, group, G, acc):
+        """A group's loss (less its linear part), ``X.T @ R`` and ``sum R``.
 
-        ``E``: float64 scratch of ``R``'s shape.
+        ``G``: its ``X.T @ R``, flat; ``acc``: its float64 sums, flat, as the
+        kernels leave them (binary: ``sum R``, ``sum |z|`` or the weighted
+        loss, the running product, the sum of logs; multinomial: the loss,
+        then ``sum R``).
         """
-        if self.n_out == 1 and group.s is None:
-            _binary_uniform(R, E, b, group.y[lo:hi], group.c, acc)
-        elif self.n_out == 1 and group.c is not None:
-            _binary_masked(R, E, b, group.y[lo:hi], group.s[lo:hi], acc)
-        elif self.n_out == 1:
-            _binary_weighted(R, E, b, group.y[lo:hi], group.s[lo:hi], acc)
-        else:
-            s = (
-                group.s[lo:hi]
-                if group.s is not None
-                else np.broadcast_to(group.c, (hi - lo, group.c.size))
-            )
-            R += b
-            z = R.reshape(hi - lo, -1, self.n_out)
-            acc[0] += self._multinomial_block(z, s, group.y[lo:hi])
-            acc[1] += R.sum(axis=0)
-
-    def _group_sums(self, group, acc, dW):
-        """A group's loss (less its linear part), ``X.T @ R`` and ``sum R``."""
+        m = group.cols.size
+        dW = G.reshape(self.n_features, -1)
         if self.n_out != 1:
-            return acc[0], dW, acc[1]
+            return acc[:m], dW, acc[m:]
+        acc = acc.reshape(4, m)
         if group.c is not None:
             return group.c * (0.5 * acc[1] + acc[3]), dW, acc[0]
         return acc[1], dW, acc[0]

@@ -42,6 +42,7 @@ from ._batched import (
     diagonal_preconditioner,
 )
 from ._compat import compute_class_weight
+from ._numerics._threads import effective_n_threads
 
 _RISE_RTOL = 1e-12  # as in _solvers: a rise of J beyond rounding
 # Below this many multiply-adds per product, one thread is faster (and far
@@ -142,7 +143,8 @@ def batched_search(X, y, sw, candidates, folds, scorer, settings):
     Column ``j`` of the batch is candidate ``j // n_splits`` on split
     ``j % n_splits``. BLAS gets one thread throughout: the products of small
     problems are faster so (far faster when the cores are shared), and the
-    row blocks of large dense X are shared among the objective's own threads.
+    row blocks of large dense X are shared among the objective's OpenMP
+    threads, each calling BLAS.
     """
     encoder = LabelEncoder()
     y_enc = encoder.fit_transform(y)
@@ -261,11 +263,14 @@ def _run_batched(objective, step, settings):
 
 
 def _n_threads(X, n_models):
-    """As many threads as BLAS would use, for products large enough."""
+    """OpenMP threads for the row blocks, for products large enough.
+
+    As many as OpenMP may use, at most the usable CPUs (see
+    :func:`._numerics._threads.effective_n_threads`).
+    """
     if sp.issparse(X) or X.shape[0] * X.shape[1] * n_models < _SMALL_PRODUCT:
         return 1
-    blas = _blas_controller().select(user_api="blas").lib_controllers
-    return max([1, *(lib.num_threads for lib in blas)])
+    return effective_n_threads()
 
 
 def fold_weights(y, y_enc, classes, sw, train, class_weight):

@@ -6,7 +6,7 @@ over X is one task per row block that computes that block's share of the
 data term and of the gradient, ``s_b . L_b`` and ``X_b.T @ R_b``, where the
 block lives; only these d-sized vectors travel, summed by one last task.
 Raw predictions are never kept nor gathered: each task runs the in-memory
-path's fused kernel (:mod:`._kernels`) on its block, which recomputes
+path's fused kernel (:mod:`._numerics._fused`) on its block, which recomputes
 ``X_b @ w + b`` row by row. X, y and the weights are persisted once,
 before the first pass.
 
@@ -20,9 +20,9 @@ from functools import cache
 
 import numpy as np
 
-from ._data import FusedPass
 from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
+from ._numerics import FusedPass
 from ._objective import LogisticObjective
 
 

@@ -37,9 +37,9 @@ Dense X and L2 only.
 import numpy as np
 import scipy.sparse as sp
 
-from ._data import FusedPass, weighted_column_moments
 from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
+from ._numerics import FusedPass, weighted_column_moments
 from ._preconditioner import CholeskyPreconditioner, check_cholesky_applicable
 
 

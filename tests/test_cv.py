@@ -257,20 +257,13 @@ def test_cholesky_preconditioner_is_refused_not_ignored():
 def test_vectorized_exp_matches_numpy():
     # The binary kernels' exp(-a), a polynomial with the exponent set in its
     # bits (so that it vectorizes), against NumPy's exp on [0, 40].
-    from numba import njit
-
-    from sklearn_gdlogreg._batched import _exp_neg
-
-    @njit
-    def exp_neg(a, out):
-        for i in range(a.size):
-            out[i] = _exp_neg(a[i])
+    from sklearn_gdlogreg._numerics._batched_kernels import exp_neg_array
 
     a = np.concatenate(
         [np.linspace(0, 40, 400_001), np.random.RandomState(0).uniform(0, 40, 10**5)]
     )
     out = np.empty_like(a)
-    exp_neg(a, out)
+    exp_neg_array(a, out)
     np.testing.assert_allclose(out, np.exp(-a), rtol=1e-14, atol=0)
 
 
@@ -281,7 +274,7 @@ def test_binary_kernels_match_numpy(kind):
     # NumPy's logaddexp and SciPy's expit.
     from scipy.special import expit
 
-    from sklearn_gdlogreg import _batched
+    from sklearn_gdlogreg._numerics import _batched_kernels
 
     rng = np.random.RandomState(0)
     n, m = 1300, 7
@@ -302,14 +295,59 @@ def test_binary_kernels_match_numpy(kind):
     acc[2] = 1.0
     E = np.empty((n, m))  # scratch
     if kind == "uniform":
-        _batched._binary_uniform(Z, E, b, 0.5 - y, c, acc)
+        _batched_kernels.binary_uniform(Z, E, b, 0.5 - y, c, acc)
     elif kind == "masked":
-        _batched._binary_masked(Z, E, b, 0.5 - y, s, acc)
+        _batched_kernels.binary_masked(Z, E, b, 0.5 - y, s, acc)
     else:
-        _batched._binary_weighted(Z, E, b, 0.5 - y, s, acc)
+        _batched_kernels.binary_weighted(Z, E, b, 0.5 - y, s, acc)
     ours = acc[1] if kind == "weighted" else c * (0.5 * acc[1] + acc[3])
     ours += np.sum(s * (0.5 - y)[:, None] * z, axis=0)  # the linear part
     # sigmoid(z) = 1/2 - (1/d - 1/2) for z < 0: ~1e-16 absolute, not relative.
     np.testing.assert_allclose(Z, R, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(acc[0], R.sum(axis=0), rtol=1e-12)
     np.testing.assert_allclose(ours, loss, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["C", "F", "every_other_row", "every_other_col"])
+@pytest.mark.parametrize("rows", ["whole", "contiguous_folds", "shuffled_folds"])
+def test_dense_pass_matches_sparse_pass(n_classes, dtype, layout, rows, monkeypatch):
+    # The compiled dense pass (BLAS on X's rows or columns as laid out, or on
+    # a copy for a layout it cannot read; all rows at once, or grouped by
+    # fold: a view of X, or rows gathered; blocks shared among 2 OpenMP
+    # threads) against the sparse pass, all NumPy: the same J and gradient up
+    # to summation order.
+    from sklearn_gdlogreg._batched import BatchedObjective
+
+    if rows != "whole":
+        monkeypatch.setattr("sklearn_gdlogreg._batched._SMALL_PRODUCT", 0)
+    monkeypatch.setattr("sklearn_gdlogreg._batched._BLOCK_ROWS", 64)
+    rng = np.random.RandomState(0)
+    n, d = 500, 7
+    X = rng.standard_normal((2 * n, 2 * d)).astype(dtype)
+    X = {
+        "C": np.ascontiguousarray(X[:n, :d]),
+        "F": np.asfortranarray(X[:n, :d]),
+        "every_other_row": X[::2, :d],
+        "every_other_col": X[:n, ::2],
+    }[layout]
+    y = rng.randint(n_classes, size=n)
+    fold = np.arange(n) * 3 // n
+    if rows == "shuffled_folds":
+        fold = rng.permutation(fold)
+    weights = np.column_stack([fold != k for k in range(3)] * 2).astype(float)
+    weights[:, :3] *= rng.uniform(0.5, 2.0, size=(n, 1))  # sample weights
+    weights = (weights / weights.sum(axis=0)).astype(dtype)
+    labels = y.astype(dtype) if n_classes == 2 else y
+    problem = dict(n_classes=n_classes, l2=np.full(6, 0.1), l1=np.zeros(6))
+    problem["fit_intercept"] = True
+    dense = BatchedObjective(X, labels, weights.copy(), n_threads=2, **problem)
+    sparse = BatchedObjective(sp.csr_matrix(X), labels, weights, **problem)
+    n_out = 1 if n_classes == 2 else n_classes
+    theta = rng.standard_normal((d + 1, 6, n_out)).astype(dtype)
+    J, grad = dense.value_grad(theta)
+    J_ref, grad_ref = sparse.value_grad(theta)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(J, J_ref, rtol=rtol)
+    np.testing.assert_allclose(grad, grad_ref, rtol=rtol, atol=rtol * 1e-2)

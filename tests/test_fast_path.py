@@ -18,8 +18,9 @@ from scipy.optimize import approx_fprime
 from scipy.special import expit, logsumexp, softmax
 from sklearn.datasets import make_classification
 
-from sklearn_gdlogreg import _data
 from sklearn_gdlogreg._lanczos import RTOL
+from sklearn_gdlogreg._numerics import _fused
+from sklearn_gdlogreg._numerics import _passes as _data
 from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._solvers import SOLVERS
 
@@ -340,7 +341,7 @@ def test_column_moments_match_two_pass_numpy(order, dtype, n_threads, monkeypatc
     X = rng.normal(size=(n, 6)) * [1, 1e-3, 1e3, 1, 1, 0] + [0, 5, -1e6, 1e6, 3, 7]
     X = np.asarray(X, dtype=dtype, order=order)
     s = rng.random(n)
-    s[: 2 * _data._kernels.TILE] = 0.0
+    s[: 2 * _fused.TILE] = 0.0
     s[1000:1010] = 0.0
     s /= s.sum()
     mean, var = _data.weighted_column_moments(X, s)

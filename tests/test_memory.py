@@ -14,8 +14,8 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_gdlogreg import GDLogisticRegression
-from sklearn_gdlogreg._data import weighted_column_moments
 from sklearn_gdlogreg._lanczos import lambda_max
+from sklearn_gdlogreg._numerics import weighted_column_moments
 from sklearn_gdlogreg._objective import LogisticObjective
 from sklearn_gdlogreg._solvers import SOLVERS
 

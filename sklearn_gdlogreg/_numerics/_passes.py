@@ -1,4 +1,4 @@
-"""Data access: the only places that read X.
+"""Data access: the thin wrappers of the compiled kernels, which read X.
 
 Gradient descent touches X through two products per iteration, ``X @ W`` and
 ``X.T @ R`` (fused into one pass), plus one-off passes for the weighted column
@@ -7,21 +7,20 @@ dense arrays (C or F order, read-only, memory-mapped) and on scipy CSR/CSC
 matrices, and never copy or densify X.
 
 :class:`FusedPass` is the iteration's hot loop: for dense and CSR X it
-streams the rows once through a compiled kernel of :mod:`._kernels` (raw
+streams the rows once through a compiled kernel of :mod:`._fused` (raw
 predictions, loss, residual and ``X.T @ R``, row by row while the row is in
-cache), one contiguous range of rows per thread, with preallocated buffers.
+cache), one contiguous range of rows per OpenMP thread, into buffers
+allocated once.
 """
 
 import contextlib
-import itertools
-import os
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 import numpy as np
 import scipy.sparse as sp
 
-from . import _kernels
+from . import _fused
+from ._threads import effective_n_threads
 
 # Rows per block of the moments pass: about this many bytes of X.
 _BLOCK_BYTES = 1 << 21
@@ -38,6 +37,17 @@ def _chunks(n, per_item_bytes):
         yield slice(start, min(start + step, n))
 
 
+def _n_threads():
+    """OpenMP threads for a pass (see :func:`._threads.effective_n_threads`)."""
+    return effective_n_threads()
+
+
+def _slots(n):
+    """Row ranges a pass over ``n`` rows may be split into: one per usable
+    thread, at least ``_MIN_ROWS`` rows each."""
+    return max(1, min(_n_threads(), n // _MIN_ROWS))
+
+
 def weighted_column_moments(X, s):
     """Weighted mean and variance of every column of X.
 
@@ -50,10 +60,10 @@ def weighted_column_moments(X, s):
     Returns
     -------
     mean, var : ndarray of shape (n_features,), float64
-        Dense X: one compiled read of X, split between the threads, each
+        Dense X: one compiled read of X, a range of rows per thread, each
         tile's centred (two-pass) moments merged pairwise
-        (:func:`._kernels.column_moments`); no temporary larger than a
-        d-vector.
+        (:func:`._fused.column_moments`); no temporary larger than a few
+        d-vectors.
     """
     s = np.asarray(s, dtype=np.float64)
     if sp.issparse(X):
@@ -61,21 +71,28 @@ def weighted_column_moments(X, s):
         # E[(x - mean)^2] = E[x^2] - mean^2 (sparse data is never centred).
         sq -= mean**2
         return mean, np.maximum(sq, 0.0, out=sq)
-    return _dense_moments(np.asarray(X), s)
-
-
-def _dense_moments(X, s):
-    """:func:`weighted_column_moments` of dense X, one row range a thread."""
-    d = X.shape[1]
-
-    def moments(rows):
-        mean, m2 = np.empty(d), np.empty(d)
-        return _kernels.column_moments(X[rows], s[rows], mean, m2), mean, m2
-
-    (W, mean, m2), *others = _map_threads(moments, _row_ranges(X.shape[0]))
-    for part in others:  # the threads' moments merged as the kernel's tiles
-        W = _kernels.merge_moments(W, mean, m2, *part)
+    X = _plain(X)
+    n, d = X.shape
+    slots = _slots(n)
+    mean, m2 = _padded((2 * slots, d), np.float64), _padded((2 * slots, d), np.float64)
+    W = _fused.column_moments(X, s, mean, m2, _n_threads(), _MIN_ROWS)
+    mean, m2 = mean[0, :d], m2[0, :d]
     return mean, (m2 / W if W > 0.0 else m2)
+
+
+def _padded(shape, dtype):
+    """A zeroed C-ordered array whose last axis is padded to whole cache
+    lines and one line more (the kernels read the true length from X): the
+    threads' slots never share a line (a shared line, written by two cores
+    at every row, made the two-thread pass slower than one thread)."""
+    line = 64 // np.dtype(dtype).itemsize
+    return np.zeros((*shape[:-1], -(-shape[-1] // line) * line + line), dtype)
+
+
+def _plain(X):
+    """Dense X as a plain ndarray (a memmap or other subclass: its view)."""
+    X = np.asarray(X)
+    return X if type(X) is np.ndarray else X.view(np.ndarray)
 
 
 def _sparse_weighted_sums(X, s):
@@ -117,106 +134,36 @@ def _threadpool_controller():
 def single_threaded_blas():
     """Context manager limiting BLAS to one thread.
 
-    The fused pass makes its own threads; inside them, and for the small
+    The fused pass makes its own threads; beside them, for the small
     products around them, BLAS's threads would only add synchronisation,
     which stalls badly when the machine is busy.
     """
     return _threadpool_controller().limit(limits=1, user_api="blas")
 
 
-def _executor(n_threads):
-    """This process's thread pool for the fused pass.
-
-    Keyed by process id: a process forked after a fit inherits the cached
-    pool but not its threads, and would wait forever on it.
-    """
-    return _process_executor(n_threads, os.getpid())
-
-
-@cache
-def _process_executor(n_threads, pid):
-    return ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="gdlogreg")
-
-
-def _n_threads():
-    """Threads for the fused pass: BLAS's current limit, at most the CPUs."""
-    try:
-        n_cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n_cpus = os.cpu_count() or 1
-    info = _threadpool_controller().select(user_api="blas").info()
-    n_blas = max((lib["num_threads"] for lib in info), default=1)
-    return max(1, min(n_cpus, n_blas))
-
-
-def _row_ranges(n, n_threads=None):
-    """Contiguous slices of ``range(n)``, one per thread.
-
-    By default as many as BLAS's thread limit allows, with at least
-    ``_MIN_ROWS`` rows each.
-    """
-    if n_threads is None:
-        # Asking BLAS its limit takes ~50 us: not when one thread is all
-        # the rows allow (small data, where that is a tenth of the setup).
-        few = n < 2 * _MIN_ROWS
-        n_threads = 1 if few else max(1, min(_n_threads(), n // _MIN_ROWS))
-    if n_threads == 1:
-        return [slice(0, n)]
-    bounds = np.linspace(0, n, n_threads + 1).astype(int)
-    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
-
-
-def _map_threads(fn, items):
-    """``[fn(item) for item in items]``, the first on the calling thread and
-    the others in parallel on this process's pool (the kernels release the
-    GIL)."""
-    pool = _executor(len(items) - 1) if len(items) > 1 else None
-    futures = [pool.submit(fn, item) for item in items[1:]]
-    return [fn(items[0])] + [f.result() for f in futures]
-
-
-def _unsigned(a):
-    """An index array viewed as the unsigned integers of the same size."""
-    return a.view(np.dtype(f"u{a.itemsize}"))
-
-
-class _Worker:
-    """One thread's rows of X and y, its weights and preallocated buffers.
-
-    Everything that does not change between passes is sliced here, once:
-    on small data (D2) the slicing per pass cost a tenth of the iteration.
-    """
-
-    def __init__(self, rows, X, n_out, y, s):
-        self.rows = rows  # a slice of the samples
-        n_features = X.shape[1]
-        m = _kernels.TILE  # rows of residual scratch: a tile
-        if not sp.issparse(X):
-            self.X = X[rows]  # a view
-        elif X.format == "csr":  # the kernel reads data[indptr[i]:indptr[i+1]]
-            indptr = X.indptr[rows.start : rows.stop + 1]
-            # Unsigned views (no copy): indexing with them spares the compiled
-            # code the test for negative indices, twice as fast on D3.
-            self.X = (X.data, _unsigned(X.indices), _unsigned(indptr))
-        else:  # csc: the products are made outside the kernel, on all of X
-            self.X = X
-            m = rows.stop - rows.start  # all rows' residuals, for X.T @ R
-        self.y = y[rows] if y.shape[0] else y  # views
-        self.s = s[rows]
-        self.R = np.empty((m, n_out), X.dtype)
-        self.Gt = np.empty((n_out, n_features), X.dtype)
-        self.db = np.empty(n_out, np.float64)
+def _labels(mode, y, n):
+    """``(y01, yk)``: the kernels' binary (uint8) and class-index (intp)
+    labels, one of them empty. No copy when ``y`` already has that dtype."""
+    empty01, emptyk = np.zeros(0, np.uint8), np.zeros(0, np.intp)
+    if mode == _fused.BINARY:
+        y = np.asarray(y)
+        y01 = y if y.dtype == np.uint8 else (y > 0).view(np.uint8)
+        return y01, emptyk
+    if mode == _fused.MULTINOMIAL:
+        return empty01, np.asarray(y, dtype=np.intp)
+    return empty01, emptyk
 
 
 class FusedPass:
     """One pass over X: raw predictions, loss, residual and ``X.T @ R``.
 
-    The work is a compiled kernel of :mod:`._kernels` that streams the rows
+    The work is a compiled kernel of :mod:`._fused` that streams the rows
     of dense or CSR X once, computing for each row (in cache) its raw
     predictions ``Z_i = x_i @ W + b``, its loss and residual, and its share
-    of ``X.T @ R``. The rows are split into one contiguous range per thread
-    (the kernels release the GIL). CSC X, whose rows cannot be streamed,
-    gets the two sparse products and the same per-sample kernel in between.
+    of ``X.T @ R``. The rows are split into one contiguous range per OpenMP
+    thread, each accumulating into its own slot of the buffers allocated
+    here. CSC X, whose rows cannot be streamed, gets the two sparse products
+    and the same per-sample kernel in between.
 
     Parameters
     ----------
@@ -225,51 +172,60 @@ class FusedPass:
         Columns of ``W`` (1 for binary, n_classes for multinomial).
     mode : {"binary", "multinomial", "weighted"}
         The per-sample work: the cross-entropy's loss and residual
-        ``R = s * dL/dZ`` (see :mod:`._loss`), or ``R = s * Z`` (the
+        ``R = s * dL/dZ`` (see :mod:`.._loss`), or ``R = s * Z`` (the
         weighted Gram product, loss 0).
     y : ndarray of shape (n_samples,) or None
-        Binary: 0/1 labels; multinomial: class indices; weighted: None.
+        Binary: 0/1 labels (positive where ``y > 0``); multinomial: class
+        indices; weighted: None.
     s : ndarray of shape (n_samples,)
         Normalised sample weights.
     n_threads : int, optional
-        Threads (row ranges); by default BLAS's thread limit, at most one
-        per 4096 rows.
+        Threads; by default OpenMP's (see
+        :func:`._threads.effective_n_threads`), at most one per 4096 rows.
     """
 
     _MODES = {
-        "binary": _kernels.BINARY,
-        "multinomial": _kernels.MULTINOMIAL,
-        "weighted": _kernels.WEIGHTED,
+        "binary": _fused.BINARY,
+        "multinomial": _fused.MULTINOMIAL,
+        "weighted": _fused.WEIGHTED,
     }
 
     def __init__(self, X, n_out, mode, y, s, n_threads=None):
         if not sp.issparse(X):
-            X = np.asarray(X)  # a memmap or other subclass: its plain view
+            X = _plain(X)
         self.X, self.n_out, self.mode = X, n_out, self._MODES[mode]
-        self.y = _kernels.empty_labels() if y is None else y
-        self.s = s
+        n, d = X.shape
+        self.y01, self.yk = _labels(self.mode, y, n)
+        self.s = s = np.asarray(s, dtype=X.dtype)
         # Which kernel runs: tested once here, not per pass.
         self.format = X.format if sp.issparse(X) else "dense"
-        n = X.shape[0]
         # Equal weights (no sample_weight): one log per chunk of samples.
         # A zero-stride view of one weight is equal without a look.
         self.uniform = bool(n == 0 or s.strides[0] == 0 or np.all(s == s[0]))
-        if self.format == "csc":
-            n_threads = 1  # the products run on all of X
-        self.workers = [
-            _Worker(rows, X, n_out, self.y, s) for rows in _row_ranges(n, n_threads)
-        ]
-        # Limiting BLAS costs tens of microseconds: worth it only where BLAS
-        # would thread (large products), not on small problems.
-        self.large = len(self.workers) > 1 or n * (X.shape[1] + n_out) >= _LARGE
-        # CSR binary has its own kernel, which also takes Nesterov's point as
+        self.n_threads = n_threads
+        slots = 1 if self.format == "csc" else _slots(n)
+        if n_threads is not None:
+            slots = min(slots, n_threads)
+        # Per slot: a tile of residuals, Gt and db (slot 0 receives the
+        # sums); CSC keeps all rows' residuals, for X.T @ R.
+        rows = n if self.format == "csc" else _fused.TILE
+        self._R = np.empty((slots, rows, n_out), X.dtype)
+        self._Gt = _padded((slots, n_out, d), X.dtype)
+        self._db = np.empty((slots, n_out))
+        self._sums = np.empty((slots, 2))
+        if self.format in ("csr", "csc"):
+            self._csr = (X.data, X.indices, X.indptr)
+        # Limiting BLAS costs tens of microseconds (and ~17 ms for the first
+        # controller of a process): worth it only beside large dense
+        # products, where BLAS would thread; sparse passes make none.
+        self.large = self.format == "dense" and (slots > 1 or n * (d + n_out) >= _LARGE)
+        # CSR binary takes W as (d, 1), or (d, 2) with Nesterov's point as
         # coefficients (two_points). It, and the weighted mode, make each
         # row's dot products, use and drop them in the kernel: the pass needs
         # no n-sized raw predictions (on D3 each is 3% of X).
-        self._csr_binary = self.format == "csr" and self.mode == _kernels.BINARY
+        self._csr_binary = self.format == "csr" and self.mode == _fused.BINARY
         self.keeps_raw = not (
-            self._csr_binary
-            or (self.format == "csr" and self.mode == _kernels.WEIGHTED)
+            self._csr_binary or (self.format == "csr" and self.mode == _fused.WEIGHTED)
         )
         self._no_raw = np.empty((0, n_out), X.dtype)  # the Z of two_points
 
@@ -297,9 +253,9 @@ class FusedPass:
         db : ndarray of shape (n_out,)
             ``R.sum(axis=0)``.
 
-        ``G`` and ``db`` are views of the first thread's accumulators, valid
-        until the next call (no d-sized copies per pass: on sparse data such
-        as D3 each is 0.6% of X).
+        ``G`` and ``db`` are views of the pass's buffers, valid until the
+        next call (no d-sized copies per pass: on sparse data such as D3
+        each is 0.6% of X).
         """
         W = np.asarray(W, dtype=self.X.dtype)
         if Z_prev is None:
@@ -321,48 +277,51 @@ class FusedPass:
         return self._pass(np.asarray(W2, dtype=self.X.dtype), b, b_y, Z, Z, beta)
 
     def _pass(self, W, b, b_y, Z, Z_prev, beta):
-        dtype = self.X.dtype
-        if self._csr_binary:
-            Wt = np.ascontiguousarray(W)  # (d, 1) or (d, 2): see csr_binary_pass
-        else:
-            Wt = np.ascontiguousarray(W.T)
+        dtype, d = self.X.dtype, self.X.shape[1]
+        # CSR binary reads W (d, 1) or (d, 2); the others W.T (K, d).
+        Wt = np.ascontiguousarray(W if self._csr_binary else W.T)
         b = np.ascontiguousarray(b, dtype=dtype).reshape(self.n_out)
-        b_y = np.ascontiguousarray(b_y, dtype=dtype).reshape(self.n_out)
-        args = (Wt, b, b_y, Z, Z_prev, float(beta))
-        first = self.workers[0]
-        if len(self.workers) == 1:  # small data: no pool, no reduction
-            value, value_y = self._run(first, *args)
-            return value, value_y, first.Gt.T, first.db
-        values = _map_threads(lambda wk: self._run(wk, *args), self.workers)
-        Gt, db = first.Gt, first.db
-        for wk in self.workers[1:]:
-            Gt += wk.Gt
-            db += wk.db
-        value, value_y = (sum(v) for v in zip(*values))
-        return value, value_y, Gt.T, db
-
-    def _run(self, wk, Wt, b, b_y, Z, Z_prev, beta):
-        rows = wk.rows
-        common = (wk.y, wk.s, self.uniform, Z[rows], Z_prev[rows], beta)
+        n_threads = self.n_threads or _n_threads()
+        labels = (self.y01, self.yk, self.s, self.uniform)
+        out = (self._R, self._Gt, self._db, self._sums)
         if self.format == "dense":
-            return _kernels.dense_pass(
-                self.mode, wk.X, Wt, b, *common, wk.R, wk.Gt, wk.db
+            value, value_y = _fused.dense_pass(
+                self.mode,
+                self.X,
+                Wt,
+                b,
+                *labels,
+                Z,
+                Z_prev,
+                float(beta),
+                *out,
+                n_threads,
+                _MIN_ROWS,
             )
-        if self._csr_binary:
-            return _kernels.csr_binary_pass(
-                *wk.X, Wt, b[0], b_y[0], *common, wk.R, wk.Gt, wk.db
+        elif self.format == "csr":
+            b_y = np.ascontiguousarray(b_y, dtype=dtype).reshape(self.n_out)
+            value, value_y = _fused.csr_pass(
+                self.mode,
+                *self._csr,
+                Wt,
+                b,
+                b_y,
+                *labels,
+                Z,
+                Z_prev,
+                float(beta),
+                *out,
+                n_threads,
+                _MIN_ROWS,
             )
-        if self.format == "csr":
-            return _kernels.csr_pass(
-                self.mode, *wk.X, Wt, b, *common, wk.R, wk.Gt, wk.db
+        else:  # CSC: Z = X @ W + b, the per-sample kernel, then G = X.T @ R.
+            np.add(self.X @ Wt.T, b, out=Z)
+            R, db = self._R[0], self._db[0]
+            value, value_y = _fused.sample_pass(
+                self.mode, Z, Z_prev, float(beta), *labels, R, db
             )
-        # CSC: Z = X @ W + b, the per-sample kernel, then G = X.T @ R.
-        np.add(self.X @ Wt.T, b, out=Z)
-        values = _kernels.sample_pass(
-            self.mode, Z, Z_prev, beta, wk.y, wk.s, self.uniform, wk.R, wk.db
-        )
-        wk.Gt[...] = (self.X.T @ wk.R).T
-        return values
+            self._Gt[0, :, :d] = (self.X.T @ R).T
+        return value, value_y, self._Gt[0, :, :d].T, self._db[0]
 
 
 # Row blocks of the Gram pass: 4 MiB of X at a time.
