@@ -1,9 +1,10 @@
 """Regenerate the results section of ``benchmarks/README.md``.
 
-Runs ``bench_iteration.py``, ``bench_convergence.py``, ``bench_memory.py``
-and ``bench_dask.py`` (full data, their default repeats) one after the other
-and replaces the text between the ``<!-- results -->`` markers of the README
-with their output (stdout only: dask's log lines go to stderr).
+Runs ``bench_iteration.py``, ``bench_convergence.py``, ``bench_memory.py``,
+``bench_dask.py``, ``bench_startup.py`` and ``bench_threads.py`` (full data,
+their default repeats) one after the other and replaces the text between the
+``<!-- results -->`` markers of the README with their output (stdout only:
+dask's log lines go to stderr).
 
 Run: ``python benchmarks/run_all.py`` (takes several minutes; run it on a
 quiet machine and check the load average it prints).
@@ -19,6 +20,8 @@ SCRIPTS = (
     "bench_convergence.py",
     "bench_memory.py",
     "bench_dask.py",
+    "bench_startup.py",
+    "bench_threads.py",
 )
 BEGIN, END = "<!-- results -->", "<!-- /results -->"
 
