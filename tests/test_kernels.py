@@ -94,7 +94,7 @@ def test_fused_pass_matches_numpy(
     X, y, s, W, W_prev, b = make_data(fmt, dtype, n_out, weights)
     labels = None if mode == "weighted" else y
     pass_ = FusedPass(X, n_out, mode, labels, s)
-    assert len(pass_._Gt) == (1 if fmt == "csc" else n_threads)
+    assert len(pass_._R) == (1 if fmt == "csc" else n_threads)
     Z = np.empty((X.shape[0] if pass_.keeps_raw else 0, n_out), dtype)
     Z_prev = np.asarray(X @ W_prev + b, dtype=dtype)
     if beta:
@@ -144,4 +144,27 @@ def test_threadpool_limits_bounds_the_kernels_threads():
         assert effective_n_threads() == 1
         X = np.random.default_rng(0).normal(size=(3 * _passes._MIN_ROWS, 3))
         pass_ = FusedPass(X, 1, "weighted", None, np.full(X.shape[0], 1.0))
-        assert len(pass_._Gt) == 1
+        assert len(pass_._R) == 1
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_pass_gives_the_same_bits_on_any_number_of_threads(fmt, monkeypatch):
+    # The rows are cut into chunks fixed at construction, each summed into
+    # its own slot and added up in chunk order: one thread or two, and
+    # whichever thread takes which chunk, the same floating-point sums.
+    monkeypatch.setattr(_passes, "_MIN_ROWS", 64)
+    monkeypatch.setattr(_passes, "_CHUNK_ROWS", 32)
+    monkeypatch.setattr(_passes, "_n_threads", lambda: 2)
+    X, y, s, W, _, b = make_data(fmt, np.float64, 1, "random")
+    pass_ = FusedPass(X, 1, "binary", y, s)
+    assert len(pass_._Gt) > 2  # more chunks than threads
+    Z = np.empty((X.shape[0] if pass_.keeps_raw else 0, 1))
+    results = []
+    for threads in (2, 1, 2):
+        monkeypatch.setattr(_passes, "_n_threads", lambda threads=threads: threads)
+        value, value_y, G, db = pass_(W, b, Z)
+        results.append((value, value_y, G.copy(), db.copy()))
+    for other in results[1:]:
+        assert other[:2] == results[0][:2]
+        np.testing.assert_array_equal(other[2], results[0][2])
+        np.testing.assert_array_equal(other[3], results[0][3])

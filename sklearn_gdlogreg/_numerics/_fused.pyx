@@ -1,14 +1,19 @@
 """Compiled kernels of the fused pass: one read of X per iteration.
 
-One call runs the whole iteration's work over the rows of X, split into one
-contiguous range of rows per OpenMP thread (``prange``, ``nogil``). Within a
-range, row by row (or tile by tile of :data:`TILE` rows, which stay in the
-L1/L2 cache): the raw predictions ``Z = X @ W + b``, the per-sample loss and
-residual ``R = s * dL/dZ`` (``exp`` computed once per sample and shared by
-the loss and the sigmoid/softmax), and their share of ``G = X.T @ R``, the
-rows of X read from memory once and from cache the second time. Each range
-accumulates into its own slot of the output arrays (first axis: the range);
-the slots are summed into slot 0 after the parallel loop.
+One call runs the whole iteration's work over the rows of X, split into
+chunks of rows that the OpenMP threads take as they finish (``prange``,
+dynamic schedule, ``nogil``). Within a chunk, row by row (or tile by tile of
+:data:`TILE` rows, which stay in the L1/L2 cache): the raw predictions
+``Z = X @ W + b``, the per-sample loss and residual ``R = s * dL/dZ``
+(``exp`` computed once per sample and shared by the loss and the
+sigmoid/softmax), and their share of ``G = X.T @ R``, the rows of X read
+from memory once and from cache the second time. The rows are cut into a
+fixed number of chunks (set by the caller, not by the threads): each chunk's
+sums go to its own slot of the output arrays (first axis: the chunk), added
+up in chunk order after the parallel loop, so that the result is the same
+bits whatever the number of threads and whichever thread ran which chunk.
+A thread slowed by another process on its core (a busy machine) leaves its
+later chunks to the others instead of holding up the pass.
 
 With ``beta != 0`` (Nesterov's extrapolated point ``Z + beta (Z - Z_prev)``)
 every kernel also returns the loss sum at that point, from the ``exp`` its
@@ -26,7 +31,7 @@ The kernels know nothing of estimators: plain arrays in, plain arrays out.
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport exp, expf, fabs, fabsf, log, log1p, log1pf
 
 import numpy as np
@@ -152,14 +157,14 @@ cdef inline void _fold(LogFold* f, double factor) noexcept nogil:
 cdef inline void _totals(
     Sums* acc, double s0, bint uniform, bint at_y, double* out
 ) noexcept nogil:
-    """``out[0:2] = (value, value_y)``, the deferred logs added (``s0``: the
+    """``out[0:2] += (value, value_y)``, the deferred logs added (``s0``: the
     common weight when ``uniform``)."""
     cdef double value = acc.value, value_y = acc.value_y
     if uniform:
         value += s0 * (acc.f.log_sum + log(acc.f.product))
         value_y += s0 * (acc.f_y.log_sum + log(acc.f_y.product))
-    out[0] = value
-    out[1] = value_y if at_y else value
+    out[0] += value
+    out[1] += value_y if at_y else value
 
 
 cdef inline floating _exp(floating x) noexcept nogil:
@@ -335,7 +340,7 @@ cdef void _dense_binary_rows(
         )
         r_sum += r0
         _axpy(g, r0, x0, d)
-    db[0] = r_sum
+    db[0] += r_sum
 
 
 cdef void _dense_range(
@@ -346,7 +351,7 @@ cdef void _dense_range(
     const floating[:, :] Z_prev, floating beta, floating[:, ::1] R,
     floating[:, ::1] Gt, double* db, double* out
 ) noexcept nogil:
-    """The fused pass over rows ``lo:hi`` of dense ``X`` into one slot."""
+    """The fused pass over rows ``lo:hi`` of dense ``X``, added to a slot."""
     cdef Py_ssize_t d = X.shape[1], K = Wt.shape[0], i, j, k, t0, t1
     cdef bint at_y = beta != 0
     cdef bint by_row = X.strides[1] == sizeof(floating)
@@ -356,10 +361,6 @@ cdef void _dense_range(
     cdef floating* r
     cdef Sums acc
     _sums_init(&acc)
-    for k in range(K):
-        db[k] = 0.0
-        for j in range(d):
-            Gt[k, j] = 0
     if mode == _BINARY and by_row:
         _dense_binary_rows(
             X, lo, hi, &Wt[0, 0], b[0], y01, s, uniform, Z, Z_prev, beta,
@@ -404,6 +405,21 @@ cdef void _dense_range(
     _totals(&acc, s[lo] if hi > lo else 0.0, uniform, at_y, out)
 
 
+cdef void _zero_slots(
+    floating[:, :, ::1] Gt, double[:, ::1] db, double[:, ::1] sums,
+    Py_ssize_t n
+) noexcept nogil:
+    """Zero slots ``0:n`` of the outputs (the chunks add to them)."""
+    cdef Py_ssize_t c, k, j
+    for c in range(n):
+        for k in range(Gt.shape[1]):
+            db[c, k] = 0.0
+            for j in range(Gt.shape[2]):
+                Gt[c, k, j] = 0
+        sums[c, 0] = 0.0
+        sums[c, 1] = 0.0
+
+
 cdef void _reduce_slots(
     floating[:, :, ::1] Gt, double[:, ::1] db, double[:, ::1] sums,
     Py_ssize_t n, Py_ssize_t d
@@ -436,7 +452,6 @@ def dense_pass(
     double[:, ::1] db,
     double[:, ::1] sums,
     int n_threads,
-    Py_ssize_t min_rows,
 ):
     """Fused pass over the rows of dense ``X`` (any strides).
 
@@ -466,43 +481,50 @@ def dense_pass(
     Z_prev : ndarray of shape (m, K)
         Raw predictions of the previous point (read when ``beta != 0``).
     beta : float
-    R : ndarray of shape (slots, tile, K)
-        Scratch, one tile per slot.
-    Gt : ndarray of shape (slots, K, d_padded)
+    R : ndarray of shape (threads, tile, K)
+        Scratch, one tile per thread.
+    Gt : ndarray of shape (chunks, K, d_padded)
         Output: slot 0's first ``d`` columns receive ``(X.T @ R).T``; the
-        other slots are scratch. (Padded so that no two slots share a cache
-        line.)
-    db : ndarray of shape (slots, K), float64
+        other slots are scratch. The rows are cut into ``chunks`` equal
+        chunks, taken by the threads as they finish, each chunk's sums in
+        its own slot, added up in chunk order: the result does not depend on
+        the number of threads, nor on which thread ran which chunk. (Padded
+        so that no two slots share a cache line.)
+    db : ndarray of shape (chunks, K), float64
         Output: slot 0 receives ``R.sum(axis=0)``.
-    sums : ndarray of shape (slots, 2), float64
+    sums : ndarray of shape (chunks, 2), float64
         Scratch for the loss sums.
     n_threads : int
-        OpenMP threads, at most one per slot.
-    min_rows : int
-        Rows per thread at least.
+        OpenMP threads, at most ``threads`` and ``chunks``.
 
     Returns
     -------
     value, value_y : float
         Weighted loss sums at ``Z`` and at ``Z + beta * (Z - Z_prev)``.
     """
-    cdef Py_ssize_t m = X.shape[0]
-    cdef Py_ssize_t n = _n_ranges(m, n_threads, Gt.shape[0], min_rows)
-    cdef Py_ssize_t c
+    cdef Py_ssize_t m = X.shape[0], n_chunks = Gt.shape[0]
+    cdef Py_ssize_t n = min(<Py_ssize_t>n_threads, R.shape[0], n_chunks)
+    cdef Py_ssize_t c, t
     cdef floating beta_f = <floating>beta
-    if n == 1:
-        with nogil:
-            _dense_range(
-                mode, X, 0, m, Wt, b, y01, yk, s, uniform, Z, Z_prev, beta_f,
-                R[0], Gt[0], &db[0, 0], &sums[0, 0],
-            )
-    else:
-        for c in prange(n, nogil=True, num_threads=n, schedule="static", chunksize=1):
-            _dense_range(
-                mode, X, m * c // n, m * (c + 1) // n, Wt, b, y01, yk, s,
-                uniform, Z, Z_prev, beta_f, R[c], Gt[c], &db[c, 0], &sums[c, 0],
-            )
-        _reduce_slots(Gt, db, sums, n, X.shape[1])
+    with nogil:
+        _zero_slots(Gt, db, sums, n_chunks)
+        if n <= 1:
+            for c in range(n_chunks):
+                _dense_range(
+                    mode, X, m * c // n_chunks, m * (c + 1) // n_chunks, Wt, b,
+                    y01, yk, s, uniform, Z, Z_prev, beta_f, R[0], Gt[c],
+                    &db[c, 0], &sums[c, 0],
+                )
+        else:
+            with parallel(num_threads=n):
+                for c in prange(n_chunks, schedule="dynamic"):
+                    t = threadid()
+                    _dense_range(
+                        mode, X, m * c // n_chunks, m * (c + 1) // n_chunks, Wt,
+                        b, y01, yk, s, uniform, Z, Z_prev, beta_f, R[t], Gt[c],
+                        &db[c, 0], &sums[c, 0],
+                    )
+        _reduce_slots(Gt, db, sums, n_chunks, X.shape[1])
     return sums[0, 0], sums[0, 1]
 
 
@@ -538,8 +560,6 @@ cdef void _csr_binary_range(
     cdef double r_sum = 0.0
     cdef Sums sums
     _sums_init(&sums)
-    for j in range(d):
-        g[j] = 0
     t0 = lo
     while t0 < hi:
         t1 = min(t0 + _TILE, hi)
@@ -570,7 +590,7 @@ cdef void _csr_binary_range(
             for p in range(indptr[i], indptr[i + 1]):
                 g[indices[p]] += ri * data[p]
         t0 = t1
-    db[0] = r_sum
+    db[0] += r_sum
     _totals(&sums, s[lo] if hi > lo else 0.0, uniform, at_y, out)
 
 
@@ -594,10 +614,6 @@ cdef void _csr_range(
     cdef floating acc, rk
     cdef Sums sums
     _sums_init(&sums)
-    for k in range(K):
-        db[k] = 0.0
-        for j in range(Wt.shape[1]):
-            Gt[k, j] = 0
     for i in range(lo, hi):
         p0 = indptr[i]
         p1 = indptr[i + 1]
@@ -644,7 +660,6 @@ def csr_pass(
     double[:, ::1] db,
     double[:, ::1] sums,
     int n_threads,
-    Py_ssize_t min_rows,
 ):
     """:func:`dense_pass` for the CSR matrix ``(data, indices, indptr)``.
 
@@ -653,25 +668,32 @@ def csr_pass(
     the other modes take ``W.T``, shape (K, d). ``R`` has shape (slots,
     TILE, K). Returns as :func:`dense_pass`.
     """
-    cdef Py_ssize_t m = indptr.shape[0] - 1
-    cdef Py_ssize_t n = _n_ranges(m, n_threads, Gt.shape[0], min_rows)
-    cdef Py_ssize_t c, d = W.shape[0] if mode == _BINARY else W.shape[1]
+    cdef Py_ssize_t m = indptr.shape[0] - 1, n_chunks = Gt.shape[0]
+    cdef Py_ssize_t n = max(1, min(<Py_ssize_t>n_threads, R.shape[0], n_chunks))
+    cdef Py_ssize_t c, t
+    cdef Py_ssize_t d = W.shape[0] if mode == _BINARY else W.shape[1]
     cdef floating beta_f = <floating>beta
-    if mode == _BINARY:
-        for c in prange(n, nogil=True, num_threads=n, schedule="static", chunksize=1):
-            _csr_binary_range(
-                data, indices, indptr, m * c // n, m * (c + 1) // n, W, b[0],
-                b_y[0], y01, s, uniform, Z, Z_prev, beta_f, &R[c, 0, 0],
-                &Gt[c, 0, 0], d, &db[c, 0], &sums[c, 0],
-            )
-    else:
-        for c in prange(n, nogil=True, num_threads=n, schedule="static", chunksize=1):
-            _csr_range(
-                mode, data, indices, indptr, m * c // n, m * (c + 1) // n, W, b,
-                y01, yk, s, uniform, Z, Z_prev, beta_f, &R[c, 0, 0], Gt[c],
-                &db[c, 0], &sums[c, 0],
-            )
-    _reduce_slots(Gt, db, sums, n, d)
+    with nogil:
+        _zero_slots(Gt, db, sums, n_chunks)
+        # (One thread: a parallel region of one, which a forked child can run.)
+        with parallel(num_threads=n):
+            for c in prange(n_chunks, schedule="dynamic"):
+                t = threadid()
+                if mode == _BINARY:
+                    _csr_binary_range(
+                        data, indices, indptr, m * c // n_chunks,
+                        m * (c + 1) // n_chunks, W, b[0], b_y[0], y01, s,
+                        uniform, Z, Z_prev, beta_f, &R[t, 0, 0], &Gt[c, 0, 0],
+                        d, &db[c, 0], &sums[c, 0],
+                    )
+                else:
+                    _csr_range(
+                        mode, data, indices, indptr, m * c // n_chunks,
+                        m * (c + 1) // n_chunks, W, b, y01, yk, s, uniform, Z,
+                        Z_prev, beta_f, &R[t, 0, 0], Gt[c], &db[c, 0],
+                        &sums[c, 0],
+                    )
+        _reduce_slots(Gt, db, sums, n_chunks, d)
     return sums[0, 0], sums[0, 1]
 
 
@@ -699,6 +721,8 @@ def sample_pass(
     cdef bint at_y = beta != 0
     cdef double out[2]
     cdef Sums acc
+    out[0] = 0.0
+    out[1] = 0.0
     with nogil:
         _sums_init(&acc)
         for k in range(K):

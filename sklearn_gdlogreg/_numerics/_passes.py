@@ -22,10 +22,20 @@ import scipy.sparse as sp
 from . import _fused
 from ._threads import effective_n_threads
 
+# D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
+# ("Reference data and targets").
+
 # Rows per block of the moments pass: about this many bytes of X.
 _BLOCK_BYTES = 1 << 21
 # A thread for every this many rows at least: below, starting it costs more.
 _MIN_ROWS = 4096
+# Chunks of rows of a pass, per usable CPU (taken by the threads as they
+# finish), and at least this many rows in a chunk.
+_CHUNKS_PER_CPU = 8
+_CHUNK_ROWS = 1024
+# The chunks' partial gradients take at most this fraction of X's memory
+# (else fewer chunks): D3's gradient is 0.6% of X per chunk.
+_CHUNK_MEMORY = 1 / 64
 # Problems with fewer entries than this run without touching BLAS's threads.
 _LARGE = 1 << 16
 
@@ -46,6 +56,27 @@ def _slots(n):
     """Row ranges a pass over ``n`` rows may be split into: one per usable
     thread, at least ``_MIN_ROWS`` rows each."""
     return max(1, min(_n_threads(), n // _MIN_ROWS))
+
+
+def _n_chunks(n, threads, slot_bytes, x_bytes):
+    """Chunks of a pass over ``n`` rows (see :func:`._fused.dense_pass`).
+
+    Fixed for the pass's life, whatever the threads do later: several per
+    CPU when threads run, so that a thread slowed by a busy core leaves work
+    to the others, within the memory bound ``_CHUNK_MEMORY`` of X.
+    """
+    if threads == 1:
+        return 1
+    by_rows = max(1, n // _CHUNK_ROWS)
+    by_memory = max(1, int(x_bytes * _CHUNK_MEMORY // max(slot_bytes, 1)))
+    return max(threads, min(_CHUNKS_PER_CPU * threads, by_rows, by_memory))
+
+
+def _nbytes(X):
+    """Bytes of X's arrays (dense or sparse)."""
+    if sp.issparse(X):
+        return sum(a.nbytes for a in (X.data, X.indices, X.indptr))
+    return X.nbytes
 
 
 def weighted_column_moments(X, s):
@@ -182,6 +213,8 @@ class FusedPass:
     n_threads : int, optional
         Threads; by default OpenMP's (see
         :func:`._threads.effective_n_threads`), at most one per 4096 rows.
+        The rows are cut into chunks that the threads take as they finish;
+        the result does not depend on the number of threads a pass gets.
     """
 
     _MODES = {
@@ -203,22 +236,28 @@ class FusedPass:
         # A zero-stride view of one weight is equal without a look.
         self.uniform = bool(n == 0 or s.strides[0] == 0 or np.all(s == s[0]))
         self.n_threads = n_threads
-        slots = 1 if self.format == "csc" else _slots(n)
+        threads = 1 if self.format == "csc" else _slots(n)
         if n_threads is not None:
-            slots = min(slots, n_threads)
-        # Per slot: a tile of residuals, Gt and db (slot 0 receives the
-        # sums); CSC keeps all rows' residuals, for X.T @ R.
+            threads = min(threads, n_threads)
+        # A tile of residual scratch per thread (CSC keeps all rows'
+        # residuals, for X.T @ R); Gt, db and the loss sums per chunk (slot
+        # 0 receives the totals).
         rows = n if self.format == "csc" else _fused.TILE
-        self._R = np.empty((slots, rows, n_out), X.dtype)
-        self._Gt = _padded((slots, n_out, d), X.dtype)
-        self._db = np.empty((slots, n_out))
-        self._sums = np.empty((slots, 2))
+        self._R = np.empty((threads, rows, n_out), X.dtype)
+        line = 64 // X.dtype.itemsize
+        slot_bytes = n_out * (-(-d // line) + 1) * 64
+        chunks = _n_chunks(n, threads, slot_bytes, _nbytes(X))
+        self._Gt = _padded((chunks, n_out, d), X.dtype)
+        self._db = np.empty((chunks, n_out))
+        self._sums = np.empty((chunks, 2))
         if self.format in ("csr", "csc"):
             self._csr = (X.data, X.indices, X.indptr)
         # Limiting BLAS costs tens of microseconds (and ~17 ms for the first
         # controller of a process): worth it only beside large dense
         # products, where BLAS would thread; sparse passes make none.
-        self.large = self.format == "dense" and (slots > 1 or n * (d + n_out) >= _LARGE)
+        self.large = self.format == "dense" and (
+            threads > 1 or n * (d + n_out) >= _LARGE
+        )
         # CSR binary takes W as (d, 1), or (d, 2) with Nesterov's point as
         # coefficients (two_points). It, and the weighted mode, make each
         # row's dot products, use and drop them in the kernel: the pass needs
@@ -296,7 +335,6 @@ class FusedPass:
                 float(beta),
                 *out,
                 n_threads,
-                _MIN_ROWS,
             )
         elif self.format == "csr":
             b_y = np.ascontiguousarray(b_y, dtype=dtype).reshape(self.n_out)
@@ -312,7 +350,6 @@ class FusedPass:
                 float(beta),
                 *out,
                 n_threads,
-                _MIN_ROWS,
             )
         else:  # CSC: Z = X @ W + b, the per-sample kernel, then G = X.T @ R.
             np.add(self.X @ Wt.T, b, out=Z)
