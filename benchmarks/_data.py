@@ -1,4 +1,4 @@
-"""Reference data of SPEC section 5, and the helpers every benchmark shares.
+"""Reference data (benchmarks/README.md), and the helpers every benchmark shares.
 
 D1  make_classification(200_000, 100, n_informative=20, random_state=0),
     standardized, float64;  D1f its float32 copy;

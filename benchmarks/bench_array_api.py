@@ -66,7 +66,10 @@ def main():
     args = parse_args(__doc__.splitlines()[0], default_repeats=15)
     found = list(backends())
     if not found:
-        print("No array-API library installed: pip install '.[array]'")
+        print(
+            "No array-API library installed; from the repository root: "
+            "python -m pip install -e '.[array]'"
+        )
         return
     from sklearn_gdlogreg._array_api import ArrayAPIObjective
 

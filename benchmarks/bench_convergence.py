@@ -1,7 +1,7 @@
 """Time to reach relative gap 1e-6 of the optimum J*, ours against the peers.
 
 J* comes from ``LogisticRegression(solver="newton-cholesky", tol=1e-10)``;
-``J`` is SPEC section 1's cost (C=1, L2), evaluated in float64 from each
+``J`` is the top-level README's cost (C=1, L2), evaluated in float64 from each
 fit's ``coef_`` and ``intercept_``. For every method the smallest iteration
 budget (``max_iter``) whose fit reaches ``(J - J*) / J* <= 1e-6`` is found
 first, then a fit with that budget is timed: the time a user who knew the
@@ -11,7 +11,7 @@ hits every method alike; a fit slower than the time cap runs once. Methods
 that never get there within the time cap are reported with the gap they
 reached.
 
-Targets (SPEC section 5): P4 nesterov <= 0.5x lbfgs on D1, <= 1.0x on D2;
+Targets (benchmarks/README.md): P4 nesterov <= 0.5x lbfgs on D1, <= 1.0x on D2;
 P7 nesterov on the unscaled D4 <= 2x its time on D1. "ours ... cholesky" rows
 use ``preconditioner="cholesky"`` (whitened coordinates, step 1/c), the others
 the default diagonal one; P4 and P7 are printed for both. "ours nesterov,
@@ -42,7 +42,7 @@ DATASETS = ("D1", "D2", "D4")
 
 
 def cost(X, y, est, C=1.0):
-    """J of SPEC section 1 (uniform weights, L2), float64."""
+    """J of the top-level README.md (uniform weights, L2), float64."""
     w = np.asarray(est.coef_, dtype=np.float64).ravel()
     z = X @ w + float(np.ravel(est.intercept_)[0])
     return float(np.mean(np.logaddexp(0.0, z) - y * z)) + 0.5 / (C * len(y)) * w @ w
@@ -126,7 +126,7 @@ def budget_to_gap(X, y, J_star, factory, budgets, time_cap, max_iter):
 
 
 def j_star(X, y):
-    """J* of SPEC section 1 from newton-cholesky run to tol 1e-10."""
+    """J* (the minimum of ``cost``) from newton-cholesky run to tol 1e-10."""
     ref = LogisticRegression(solver="newton-cholesky", tol=1e-10, max_iter=1000)
     return cost(X, y, ref.fit(X, y))
 

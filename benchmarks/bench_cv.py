@@ -1,4 +1,4 @@
-"""GDLogisticRegressionCV against GridSearchCV(GDLogisticRegression): SPEC P5.
+"""GDLogisticRegressionCV against GridSearchCV(GDLogisticRegression): P5.
 
 8 learning rates x 5 folds, the same fixed number of iterations on both sides
 (``tol=0`` so that no model stops early; the resulting ConvergenceWarnings are

@@ -11,7 +11,7 @@ gradient in one pass, plus the proximal step):
 - dask-ml: ``dask_ml.linear_model.LogisticRegression(solver="gradient_descent")``
   per iteration on the same chunks and cluster (optional: needs dask-ml).
 
-Target (SPEC section 5, P8): cluster / in-memory <= 2, dask-ml / cluster >= 20.
+Target (benchmarks/README.md, P8): cluster / in-memory <= 2, dask-ml / cluster >= 20.
 
 ``--oom`` also fits data larger than one worker's ``memory_limit``: X made on
 the workers (never on the client), persisted across both.

@@ -15,7 +15,7 @@ Each column's turn is 0.05 s of untimed calls, then 5 timed back to back
 (the steady state of a fit's loop), after a 0.2 s pause so that the
 previous column's BLAS threads are idle (see ``_data.interleaved_times``).
 
-Targets (SPEC section 5): P1 ours/floor <= 1.3 on D1; P2 D1f/D1 <= 0.6;
+Targets (benchmarks/README.md): P1 ours/floor <= 1.3 on D1; P2 D1f/D1 <= 0.6;
 P6 ours/floor <= 1.3 on D3.
 
 Run: ``python benchmarks/bench_iteration.py`` (``--quick`` for a smoke run).

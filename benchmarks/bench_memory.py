@@ -3,7 +3,7 @@
 X and y are built before tracing starts; the peak traced during ``fit`` is
 everything the fit allocated on top of them (NumPy reports its buffers to
 tracemalloc, the fused pass's scratch buffers included). A small untraced
-fit comes first. Target P3 (SPEC section 5): <= 10% of the size of X, i.e.
+fit comes first. Target P3 (benchmarks/README.md): <= 10% of the size of X, i.e.
 no hidden copy of X.
 
 Run: ``python benchmarks/bench_memory.py`` (``--quick`` for a smoke run).

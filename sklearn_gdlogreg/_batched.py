@@ -45,6 +45,9 @@ import scipy.sparse as sp
 from ._loss import CURVATURE_BOUND
 from ._numerics import _batched_kernels
 
+# D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
+# ("Reference data and targets").
+
 # Same rule as _solvers: J has risen when it exceeds its reference by more
 # than rounding.
 _RISE_RTOL = 1e-12
@@ -248,7 +251,7 @@ def _out_columns(cols, n_out):
 
 
 class BatchedObjective:
-    """The cost ``J`` of SPEC section 1 for ``n_models`` models at once.
+    """The cost ``J`` of ``_objective`` for ``n_models`` models at once.
 
     Parameters
     ----------

@@ -25,6 +25,9 @@ from ._loss import CURVATURE_BOUND
 from ._numerics import FusedPass
 from ._objective import LogisticObjective
 
+# D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
+# ("Reference data and targets").
+
 
 def is_dask_array(X):
     """Whether X is a dask array (without importing dask)."""

@@ -3,10 +3,10 @@
 Our model and ``LogisticRegression`` share the prediction function exactly:
 binary problems use ``sigmoid(X @ coef_[0] + intercept_[0])`` and multiclass
 problems the softmax of ``X @ coef_.T + intercept_``, and both minimise the
-same cost for the same ``C`` and ``l1_ratio`` (SPEC section 1). So the export
-only copies the fitted arrays into a ``LogisticRegression`` whose parameters
-describe the same problem, and sets the fitted attributes scikit-learn's own
-``fit`` sets. It never fits anything.
+same cost for the same ``C`` and ``l1_ratio`` (README.md, "The cost and the
+update"). So the export only copies the fitted arrays into a
+``LogisticRegression`` whose parameters describe the same problem, and sets
+the fitted attributes scikit-learn's own ``fit`` sets. It never fits anything.
 
 Version differences handled here (see :data:`._compat.SKLEARN_VERSION`):
 

@@ -8,6 +8,9 @@ a function, serves all of them.
 
 import numpy as np
 
+# D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
+# ("Reference data and targets").
+
 # Directions added per pass over dense data: a pass is bound by reading X, so
 # two products cost about one, and the block space grows twice as fast
 # (D1: 52 ms instead of 72 ms, to the same Ritz value). Sparse passes keep

@@ -1,4 +1,4 @@
-"""The cost J of SPEC section 1, its gradient, proximal step and step bound.
+"""The cost J (defined below), its gradient, proximal step and step bound.
 
 Coefficient layout
 ------------------
@@ -41,6 +41,9 @@ from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
 from ._numerics import FusedPass, weighted_column_moments
 from ._preconditioner import CholeskyPreconditioner, check_cholesky_applicable
+
+# D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
+# ("Reference data and targets").
 
 
 def _normalized(sample_weight, S, dtype):

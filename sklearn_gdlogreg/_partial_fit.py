@@ -1,6 +1,6 @@
 """``partial_fit``: one gradient step of the lecture's update per mini-batch.
 
-Each call builds the cost ``J`` of SPEC section 1 on the given batch alone
+Each call builds the cost ``J`` of ``_objective`` on the given batch alone
 (its own ``S = sum_i s_i``, so the penalty is ``1/(C S)`` of that batch),
 evaluates ``J`` and its gradient at the current coefficients in one pass over
 the batch, and takes one step::

@@ -221,7 +221,10 @@ def test_array_api_support_tag():
 @pytest.mark.skipif(ENABLED, reason="SCIPY_ARRAY_API=1 already set: run above")
 def test_module_under_scipy_array_api():
     if not any(_installed(m) for m in ("array_api_strict", "torch", "cupy")):
-        pytest.skip("no array-API library installed (pip install '.[array]')")
+        pytest.skip(
+            "no array-API library installed (from the repository root: "
+            "python -m pip install -e '.[array]')"
+        )
     env = dict(os.environ, SCIPY_ARRAY_API="1")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],

@@ -1,7 +1,8 @@
 """GDLogisticRegression against independent oracles.
 
 - scikit-learn's LogisticRegression (newton-cholesky, or saga for L1) for the
-  minimiser: same objective for every finite C (SPEC section 1);
+  minimiser: same objective for every finite C (README.md, "The cost and the
+  update");
 - a plain NumPy transcription of the lecture's update for fixed-alpha "gd";
 - finite differences (scipy.optimize.approx_fprime) for the gradient;
 - sklearn.metrics.log_loss for the value of J.

@@ -5,9 +5,9 @@ blocks, split between threads, the exponential shared by loss and residual)
 must give the cost, raw predictions, gradients and solver iterates of the
 plain formulas, to rounding: dense, CSR and CSC; float64 and float32; binary
 and multinomial; with and without the diagonal preconditioner. The oracle is
-written here from the math of SPEC section 1 (``logaddexp``/``logsumexp`` for
-the loss, ``X.T @ (s * (p - y)) / S`` for the gradient), and the gradient is
-also checked against finite differences.
+written here from the math of README.md's "The cost and the update"
+(``logaddexp``/``logsumexp`` for the loss, ``X.T @ (s * (p - y)) / S`` for
+the gradient), and the gradient is also checked against finite differences.
 """
 
 import numpy as np

@@ -1,7 +1,8 @@
 """partial_fit: one step of the lecture's update per mini-batch.
 
 The oracle is a plain NumPy transcription of the lecture's update on each
-batch's own cost J (SPEC section 1), written independently of the package.
+batch's own cost J (README.md, "The cost and the update"), written
+independently of the package.
 """
 
 import numpy as np
