@@ -81,10 +81,12 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
     l1_ratio : float, default=0.0
         Elastic-net mixing, as in :class:`GDLogisticRegression`.
 
-    solver : {"gd", "nesterov"}, default="gd"
-        The batched path covers ``"gd"``, the lecture's plain update. With
-        ``"nesterov"`` the models are fitted one by one with
-        :class:`GDLogisticRegression` instead: same results, no speed-up.
+    solver : {"auto", "gd", "nesterov"}, default="auto"
+        The batched path covers ``"gd"``, the lecture's plain update, which
+        ``"auto"`` means for the numeric learning rates searched here (as in
+        :class:`GDLogisticRegression`). With ``"nesterov"`` the models are
+        fitted one by one with :class:`GDLogisticRegression` instead: same
+        results, no speed-up.
 
     preconditioner : {"auto", "diagonal"} or None, default="auto"
         As in :class:`GDLogisticRegression`: for numeric alphas ``"auto"``
@@ -181,7 +183,7 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
     >>> from sklearn_gdlogreg import GDLogisticRegressionCV
     >>> X, y = load_breast_cancer(return_X_y=True)
     >>> X = StandardScaler().fit_transform(X)
-    >>> search = GDLogisticRegressionCV(alphas=[0.01, 0.1, 1.0], cv=3, tol=1e-3)
+    >>> search = GDLogisticRegressionCV(alphas=[0.3, 1.0, 3.0], cv=3, tol=1e-3)
     >>> search = search.fit(X, y)
     >>> bool(search.best_index_ == search.cv_results_["rank_test_score"].argmin())
     True
@@ -214,7 +216,7 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
         refit=True,
         C=1.0,
         l1_ratio=0.0,
-        solver="gd",
+        solver="auto",
         preconditioner="auto",
         fit_intercept=True,
         max_iter=1000,

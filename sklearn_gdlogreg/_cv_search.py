@@ -117,8 +117,11 @@ def search(X, y, sw, candidates, folds, scorer, settings):
 
 
 def can_batch(y, folds, solver):
-    """Batched when the plain update applies and every fold sees all classes."""
-    if solver != "gd":
+    """Batched when the plain update applies and every fold sees all classes.
+
+    (``solver="auto"`` is the plain update for the numeric alphas searched.)
+    """
+    if solver not in ("auto", "gd"):
         return False
     n_classes = np.unique(y).size
     return n_classes >= 2 and all(np.unique(y[tr]).size == n_classes for tr, _ in folds)

@@ -267,6 +267,7 @@ class DaskLogisticObjective(LogisticObjective):
         penalty = 0.0 if np.isinf(C) else 1.0 / (C * S)
         self.l2 = (1.0 - l1_ratio) * penalty
         self.l1 = l1_ratio * penalty
+        self.preconditioner = preconditioner  # the coordinates' name
         self._setup_preconditioner(preconditioner)
 
     def _blockwise(self, func, width, names, **params):

@@ -26,8 +26,29 @@ from ._compat import (
 )
 from ._dask_estimator import DaskPredictMixin
 from ._dispatch import fit_scaled_out, scale_out_predict, scale_out_preparation
+from ._numerics import weighted_column_moments
 from ._objective import LogisticObjective
+from ._preconditioner import cholesky_applies
 from ._solvers import SOLVERS
+
+
+def _looks_unscaled(objective):
+    """Whether scaling X would help the plain step (one pass over X).
+
+    The features' weighted standard deviations span more than a factor of
+    10, or a mean exceeds 10 standard deviations. True when X is not a
+    NumPy or SciPy array (not measured).
+    """
+    X = objective.X
+    if not isinstance(X, (np.ndarray, sp.spmatrix, sp.sparray)):
+        return True
+    mean, var = weighted_column_moments(X, objective.s)
+    std = np.sqrt(var)
+    varying = std > 0
+    if not varying.any():
+        return False
+    std, mean = std[varying], mean[varying]
+    return bool(std.max() > 10 * std.min() or np.any(np.abs(mean) > 10 * std))
 
 
 class GDLogisticRegression(
@@ -73,11 +94,14 @@ class GDLogisticRegression(
         Elastic-net mixing: 0 is L2, 1 is L1, in between both. The L1 part is
         handled by a proximal (soft-thresholding) step.
 
-    solver : {"gd", "nesterov"}, default="gd"
+    solver : {"auto", "gd", "nesterov"}, default="auto"
         ``"gd"``: the lecture's plain (proximal) gradient step.
         ``"nesterov"``: accelerated gradient (FISTA for L1) with adaptive
         restart, which needs far fewer iterations on ill-conditioned data
         (with ``alpha="auto"``, its step also adapts; see ``alpha``).
+        ``"auto"``: ``"nesterov"`` when ``alpha="auto"`` (the fastest method
+        of the package), ``"gd"`` when alpha is a number (the lecture's
+        update, which a grid search over the learning rate compares).
 
     preconditioner : {"auto", "diagonal", "cholesky"} or None, default="auto"
         ``"diagonal"``: descend in standardized coordinates: features are
@@ -90,8 +114,10 @@ class GDLogisticRegression(
         ``n_features x n_features`` factorization, and needs dense X,
         ``l1_ratio=0`` and ``n_features <= 2000`` (else ValueError).
         ``None``: the lecture's plain step. ``"auto"``: ``"diagonal"`` when
-        ``alpha="auto"``, None when alpha is a number, so that a fixed alpha
-        is always exactly the lecture's update.
+        ``alpha="auto"`` (on every kind of input, so that dense, sparse, dask
+        and array-API fits of the same data take the same iterates), None
+        when alpha is a number, so that a fixed alpha is always exactly the
+        lecture's update.
 
     fit_intercept : bool, default=True
         Whether to fit the (never penalized) intercept ``b``.
@@ -192,7 +218,7 @@ class GDLogisticRegression(
         "alpha": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "C": [Interval(Real, 0, None, closed="right")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
-        "solver": [StrOptions({"gd", "nesterov"})],
+        "solver": [StrOptions({"auto", "gd", "nesterov"})],
         "preconditioner": [StrOptions({"auto", "diagonal", "cholesky"}), None],
         "fit_intercept": ["boolean"],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
@@ -210,7 +236,7 @@ class GDLogisticRegression(
         *,
         C=1.0,
         l1_ratio=0.0,
-        solver="gd",
+        solver="auto",
         preconditioner="auto",
         fit_intercept=True,
         max_iter=1000,
@@ -419,7 +445,7 @@ class GDLogisticRegression(
             if callback_data is None
             else FitCallbacks.begin(self, *callback_data, objective, classes, start[0])
         )
-        result = SOLVERS[self.solver](
+        result = SOLVERS[self._solver()](
             objective,
             start.pop(),
             step=step,
@@ -444,6 +470,12 @@ class GDLogisticRegression(
         if callbacks is not None:
             callbacks.end(result)
         return self
+
+    def _solver(self):
+        """The solver that runs: ``"auto"`` resolved (see ``solver``)."""
+        if self.solver != "auto":
+            return self.solver
+        return "nesterov" if self.alpha == "auto" else "gd"
 
     def _sample_weights(self, X, y, y_enc, classes, sample_weight):
         """``s_i`` = sample weight times class weight, validated, float64."""
@@ -484,26 +516,55 @@ class GDLogisticRegression(
         history = result.cost_history
         if result.diverged:
             L = objective.lipschitz()
+            auto = "" if self.alpha == "auto" else " or alpha='auto'"
             warnings.warn(
                 f"Gradient descent diverged: with alpha={self.alpha!r} the cost "
                 f"J rose from {history[0]:.6g} to {history[-1]:.6g} at "
                 f"iteration {result.n_iter}. The largest step guaranteed to be "
                 f"stable for this data is 2/L = {2.0 / L:.4g}; use a smaller "
-                f"alpha (e.g. 1/L = {1.0 / L:.4g}) or "
-                "alpha='auto'. coef_ and intercept_ are those of the iterate "
-                "with the lowest cost.",
+                f"alpha (e.g. 1/L = {1.0 / L:.4g}){auto}. coef_ and "
+                "intercept_ are those of the iterate with the lowest cost.",
                 ConvergenceWarning,
                 stacklevel=5,  # _warn_if_unconverged, _fit, fit, _fit_context
             )
         elif not result.converged:
             warnings.warn(
                 f"Gradient descent did not converge in max_iter={self.max_iter} "
-                f"iterations (tol={self.tol}). Increase max_iter, use "
-                "solver='nesterov', or alpha='auto' (diagonal preconditioner) "
-                "if the features are not scaled.",
+                f"iterations (tol={self.tol}, solver={self._solver()!r}, "
+                f"alpha={self.alpha!r}, preconditioner="
+                f"{objective.preconditioner!r}). What may help: "
+                + "; ".join(self._convergence_advice(objective))
+                + ".",
                 ConvergenceWarning,
                 stacklevel=5,  # _warn_if_unconverged, _fit, fit, _fit_context
             )
+
+    def _convergence_advice(self, objective):
+        """What would help this fit converge: never what it already uses."""
+        advice = [
+            f"increase max_iter (now {self.max_iter})",
+            f"loosen tol (now {self.tol})",
+        ]
+        if self._solver() == "gd":
+            advice.append("solver='nesterov' (accelerated: far fewer iterations)")
+        if self.alpha != "auto":
+            advice.append(
+                "alpha='auto' (a step from the curvature bound, in scaled or "
+                "whitened coordinates)"
+            )
+        used = objective.preconditioner
+        if used is None:
+            if _looks_unscaled(objective):
+                advice.append("scale the features (e.g. StandardScaler)")
+            if self.alpha == "auto":
+                advice.append("preconditioner='auto' (scaled coordinates)")
+        elif (
+            used == "diagonal"
+            and isinstance(objective.X, (np.ndarray, sp.spmatrix, sp.sparray))
+            and cholesky_applies(objective.X, objective.l1)
+        ):
+            advice.append("preconditioner='cholesky' (for correlated features)")
+        return advice
 
     # --------------------------------------------------------------- export
     def as_sklearn(self):

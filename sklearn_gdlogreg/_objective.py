@@ -120,6 +120,7 @@ class LogisticObjective:
         penalty = 0.0 if np.isinf(C) else 1.0 / (C * S)
         self.l2 = (1.0 - l1_ratio) * penalty
         self.l1 = l1_ratio * penalty
+        self.preconditioner = preconditioner  # the coordinates' name
         self._setup_preconditioner(preconditioner)
         self._fused = None  # the fused pass and its buffers, built on first use
         self._Z = None

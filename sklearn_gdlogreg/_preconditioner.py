@@ -43,6 +43,15 @@ MAX_FEATURES = 2000
 _RIDGE_RTOL = 1e-10
 
 
+def cholesky_applies(X, l1):
+    """Whether ``preconditioner="cholesky"`` can be used for this problem."""
+    try:
+        check_cholesky_applicable(X, l1)
+    except ValueError:
+        return False
+    return True
+
+
 def check_cholesky_applicable(X, l1):
     """Raise ValueError when the Cholesky preconditioner cannot be used."""
     if sp.issparse(X):
