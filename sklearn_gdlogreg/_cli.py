@@ -56,7 +56,7 @@ def _estimator_defaults():
     from . import GDLogisticRegression
 
     params = GDLogisticRegression().get_params()
-    return {name: params[name] for name in ("alpha", "C", "max_iter", "tol")}
+    return {name: params[name] for name in ("alpha", "solver", "C", "max_iter", "tol")}
 
 
 def build_parser():
@@ -91,13 +91,10 @@ def build_parser():
         help="learning rate: a number > 0 (a fixed step) or 'auto' "
         "(default: %(default)s)",
     )
-    # "auto" is the estimator's default solver; written out rather than read
-    # from it so that it holds on an estimator that predates solver="auto"
-    # (see _solver_param), and a test checks it against the estimator.
     p.add_argument(
         "--solver",
         choices=["auto", "gd", "nesterov"],
-        default="auto",
+        default=defaults["solver"],
         help="'auto': nesterov with the adaptive step when --alpha is auto, "
         "the lecture's gd for a number (default: %(default)s)",
     )
@@ -283,33 +280,6 @@ def _load(args):
     return X, y, args.csv
 
 
-def _resolved_solver(solver, alpha):
-    """What ``solver="auto"`` runs: the estimator's rule, for the report."""
-    if solver != "auto":
-        return solver
-    return "nesterov" if alpha == "auto" else "gd"
-
-
-def _solver_param(args):
-    """``--solver`` as the estimator takes it.
-
-    ``"auto"`` is passed through where the estimator accepts it; an estimator
-    that predates ``solver="auto"`` gets the same rule applied here (a --cv
-    search always has numeric alphas, hence gd).
-    """
-    from sklearn.utils._param_validation import InvalidParameterError
-
-    from . import GDLogisticRegression
-
-    if args.solver != "auto":
-        return args.solver
-    try:
-        GDLogisticRegression(solver="auto")._validate_params()
-    except InvalidParameterError:
-        return _resolved_solver("auto", "auto" if args.cv is None else 1.0)
-    return "auto"
-
-
 def _searcher(args, clf):
     """GDLogisticRegressionCV when available, else GridSearchCV over alpha."""
     if args.alphas is None:
@@ -339,7 +309,7 @@ def _fit(args, X_train, y_train):
     clf = GDLogisticRegression(
         args.alpha,
         C=args.C,
-        solver=_solver_param(args),
+        solver=args.solver,
         max_iter=args.max_iter,
         tol=args.tol,
     )
@@ -442,7 +412,7 @@ def _report(args, what, model, seconds, scores, gap):
     )
     solver = f"{args.solver!r}"
     if args.solver == "auto":
-        solver += f" ({_resolved_solver('auto', gd.alpha)})"
+        solver += f" ({gd._solver()})"  # what "auto" ran
     print(
         f"  solver={solver}  C={args.C:g}  tol={args.tol:g}  max_iter={args.max_iter}"
     )
