@@ -379,7 +379,8 @@ class GDLogisticRegression(
             # transform() would first look for labels unseen by fit() (an
             # np.unique of y again): none can be, y is what it was fit on.
             # Numeric y is finite (validate_data), so classes_ is sorted and
-            # searchsorted is its exact index. D2: 217 us -> 3 us.
+            # searchsorted is its exact index. D2 (benchmarks/README.md's
+            # reference data, as D1-D4 below): 217 us -> 3 us.
             y_enc = np.searchsorted(classes, y)
         else:
             y_enc = encoder.transform(y)

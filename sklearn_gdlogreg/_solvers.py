@@ -27,9 +27,9 @@ _MAX_HALVINGS = 60
 # than the last accepted one (and halves it when the step test fails): 1/L
 # comes from the loss's global curvature bound, near the optimum the actual
 # curvature is often far lower. Measured (passes over X to gap 1e-6, the
-# reference data at --quick size): D1 29 -> 20, D2 399 -> 76, D4 158 -> 119;
-# a prototype growing by 1.25 or 1.5 throughout backtracked more for no
-# fewer iterations.
+# reference data D1-D4 of benchmarks/README.md at --quick size): D1 29 ->
+# 20, D2 399 -> 76, D4 158 -> 119; a prototype growing by 1.25 or 1.5
+# throughout backtracked more for no fewer iterations.
 _GROWTH = 1.1
 # ... except until the step test first fails (or J first rises), when it
 # grows this much: where the curvature near the optimum is far below the
