@@ -19,7 +19,8 @@ def _pyplot(caller):
     except ImportError as exc:
         raise ImportError(
             f"{caller} requires matplotlib, which is not installed. Install it "
-            'with `pip install "sklearn-gdlogreg[plot]"` (or `pip install '
+            'with `python -m pip install -e ".[plot]"` from the root of a clone '
+            "of this package's repository (or `python -m pip install "
             "matplotlib`)."
         ) from exc
     return plt
@@ -76,6 +77,37 @@ def _histories_of(estimator):
     return [est.cost_history_], [_default_label(est)]
 
 
+# Decrements of J over which the rate of the best curve is measured: enough to
+# span an oscillation of nesterov's momentum (10 to 20 updates).
+_TAIL_WINDOW = 30
+
+
+def _extrapolated_reference(histories):
+    """``J*`` for ``relative=True``: below every recorded ``J``, one for all curves.
+
+    Extrapolated from the curve that got lowest: near the optimum gradient
+    descent converges linearly, ``J_{k+1} - J* ~ rho (J_k - J*)``, so the
+    decrements ``d_k = J_k - J_{k+1}`` shrink by ``rho`` per update and what is
+    still to gain after the last one sums to ``d rho / (1 - rho)``.
+    """
+    best = min(histories, key=np.nanmin)
+    head = best[: np.nanargmin(best) + 1]  # up to its lowest J
+    lowest = head[-1]
+    steps = -np.diff(head)[-_TAIL_WINDOW:]
+    tail = 0.0  # J stopped falling: at its minimum, to float precision
+    if steps.size and steps[-1] > 0:
+        # Decrements that do not shrink give no rate: J* unknown, maybe 0.
+        tail = np.inf if lowest > 0 else steps[-1]
+        if steps.size > 1 and steps[0] > 0:
+            rate = (steps[-1] / steps[0]) ** (1 / (steps.size - 1))
+            if rate < 1:
+                tail = steps[-1] * rate / (1 - rate)
+    # Never closer than the float64 resolution of J, so J - J* > 0 everywhere.
+    reference = lowest - max(tail, np.finfo(np.float64).eps * max(abs(lowest), 1.0))
+    # The cross-entropy is never negative: J* >= 0 bounds a poor extrapolation.
+    return max(reference, 0.0) if lowest > 0 else reference
+
+
 class CostHistoryDisplay:
     """Cost history visualization: ``J`` against the iteration number.
 
@@ -106,6 +138,10 @@ class CostHistoryDisplay:
 
     figure_ : matplotlib Figure
         Figure containing the curves.
+
+    reference_cost_ : float or None
+        The ``J*`` subtracted by the last ``plot(relative=True)``; None after a
+        plot of ``J`` itself.
 
     See Also
     --------
@@ -151,21 +187,33 @@ class CostHistoryDisplay:
         Parameters
         ----------
         ax : matplotlib Axes, default=None
-            Axes to draw on; a new figure is created when None.
+            Axes to draw on; a new figure (constrained layout) is created when
+            None. The legend is drawn right of the axes; a figure without
+            constrained or tight layout gets ``tight_layout()`` to make room.
 
         name : str or list of str, default=None
             Curve labels, overriding the ones given at construction.
 
         relative : bool, default=False
-            Plot ``J - J_min`` on a logarithmic scale instead of ``J``: linear
+            Plot ``J - J*`` on a logarithmic scale instead of ``J``: linear
             convergence of gradient descent then shows as a straight line.
-            Iterations where ``J`` equals ``J_min`` are not drawn (the log of
-            zero is undefined).
+            ``J*`` is one number for all the curves, below every recorded
+            ``J``, so that every update is drawn and the curves compare;
+            it is ``reference_cost`` when given, else extrapolated: the
+            curve that got lowest is continued at the rate ``rho`` at which
+            its last 30 decrements of ``J`` shrank (linear convergence), so
+            ``J* = min J - d rho / (1 - rho)`` with ``d`` its last decrement,
+            never below 0 (``J* = 0`` when the decrements do not shrink) and
+            at least the float resolution of ``J`` below ``min J``. It is an
+            estimate, usually within a factor of 3 of the true gap at the
+            last update; the y-axis label gives ``J*``. Subtracting
+            ``min J`` instead would make the last gap 0 and bend every curve
+            down at its end, which reads as a sudden convergence.
 
         reference_cost : float, default=None
-            ``J_min`` for ``relative=True``; defaults to the smallest cost over
-            all plotted histories. Pass the optimum of a tightly converged fit
-            to compare fits on the same scale.
+            ``J*`` for ``relative=True``, e.g. the final cost of a fit of the
+            same model converged tightly (a small ``tol``); must be below
+            every recorded cost. None extrapolates it (see ``relative``).
 
         **kw : dict
             Keyword arguments passed to :meth:`matplotlib.axes.Axes.plot`.
@@ -188,16 +236,27 @@ class CostHistoryDisplay:
         plt = _pyplot(f"{self.__class__.__name__}.plot")
         histories, names, single = self._curves(name)
         if ax is None:
-            _, ax = plt.subplots()
+            # Constrained layout makes room for the legend outside the axes.
+            _, ax = plt.subplots(layout="constrained")
+        self.reference_cost_ = None
         if relative:
-            floor = (
-                min(h.min() for h in histories)
-                if reference_cost is None
-                else float(reference_cost)
-            )
-            # Gaps of exactly zero (the minimum itself) cannot be drawn on a log
-            # axis: NaN leaves them out instead of warning.
-            histories = [np.where(h - floor > 0, h - floor, np.nan) for h in histories]
+            lowest = min(np.nanmin(h) for h in histories)
+            if reference_cost is None:
+                # Not min J: its gap 0 would end every curve in a false plunge.
+                reference = _extrapolated_reference(histories)
+                ylabel = f"J - J*  (J* = {reference:.6g}, extrapolated)"
+            else:
+                reference = float(reference_cost)
+                ylabel = f"J - J*  (J* = {reference:.6g})"
+                if not reference < lowest:
+                    raise ValueError(
+                        f"reference_cost={reference!r} is not below every "
+                        f"recorded cost (the lowest is {lowest!r}): J - J* must "
+                        "be positive to be drawn on a log scale."
+                    )
+            # One J* for every curve, so that their gaps compare.
+            histories = [h - reference for h in histories]
+            self.reference_cost_ = reference
         lines = []
         for i, history in enumerate(histories):
             label = None if names is None else names[i]
@@ -206,11 +265,25 @@ class CostHistoryDisplay:
         ax.set_xlabel("iteration")
         if relative:
             ax.set_yscale("log")
-            ax.set_ylabel("J - min J")
+            ax.set_ylabel(ylabel)
         else:
             ax.set_ylabel("cost J")
         if names is not None:
-            ax.legend(loc="upper right")
+            # Right of the axes: descending curves of different speeds fill
+            # every corner of them (a slow one the upper right), so a legend
+            # inside would hide some.
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+            from matplotlib.layout_engine import (
+                ConstrainedLayoutEngine,
+                TightLayoutEngine,
+            )
+
+            # A figure laid out once (none, or by an earlier tight_layout)
+            # is laid out again to make room; the others do so at every draw.
+            figure = ax.figure.figure  # the root Figure, also for a SubFigure
+            engine = figure.get_layout_engine()
+            if not isinstance(engine, (ConstrainedLayoutEngine, TightLayoutEngine)):
+                figure.tight_layout()
         self.line_ = lines[0] if single else lines
         self.ax_ = ax
         self.figure_ = ax.figure
@@ -234,7 +307,8 @@ class CostHistoryDisplay:
             Axes to draw on; a new figure is created when None.
 
         relative : bool, default=False
-            Plot ``J - min J`` on a log scale; see :meth:`plot`.
+            Plot ``J - J*`` on a log scale, ``J*`` below every recorded cost;
+            see :meth:`plot`.
 
         **kw : dict
             Keyword arguments passed to :meth:`plot`.
@@ -280,8 +354,8 @@ class CostHistoryDisplay:
             Axes to draw on; a new figure is created when None.
 
         relative : bool, default=False
-            Plot ``J - min J`` on a log scale, with the minimum taken over all
-            the models; see :meth:`plot`.
+            Plot ``J - J*`` on a log scale, with one ``J*`` below the costs of
+            all the models; see :meth:`plot`.
 
         **kw : dict
             Keyword arguments passed to :meth:`plot`.

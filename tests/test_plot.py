@@ -77,17 +77,70 @@ def test_from_estimators_overlays_one_curve_per_fit(fits):
     assert legend == ["slow", "fast"]
 
 
+def _relative_curves(display):
+    lines = display.line_ if isinstance(display.line_, list) else [display.line_]
+    return [np.asarray(line.get_ydata(), dtype=float) for line in lines]
+
+
 def test_relative_plots_the_gap_on_a_log_scale(fits):
     display = CostHistoryDisplay.from_estimators(fits, relative=True)
-    J_min = min(f.cost_history_.min() for f in fits)
+    J_star = display.reference_cost_
     assert display.ax_.get_yscale() == "log"
-    assert display.ax_.get_ylabel() == "J - min J"
+    assert display.ax_.get_ylabel().startswith("J - J*")
     for line, fit in zip(display.line_, fits):
-        gap = fit.cost_history_ - J_min
-        y = line.get_ydata()
-        # The minimum itself (gap 0) cannot be drawn on a log axis: NaN there.
-        np.testing.assert_array_equal(np.isnan(y), gap <= 0)
-        np.testing.assert_allclose(y[gap > 0], gap[gap > 0], rtol=0)
+        # Every update is drawn, none left out: J* is below every recorded J.
+        np.testing.assert_array_equal(line.get_xdata(), np.arange(fit.n_iter_ + 1))
+        np.testing.assert_allclose(line.get_ydata(), fit.cost_history_ - J_star)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"alpha": 1.0, "max_iter": 3000}, {"solver": "nesterov"}, {}],
+    ids=["gd-converged", "nesterov-converged", "gd-defaults-at-max-iter"],
+)
+def test_relative_gap_stays_positive_and_does_not_plunge_at_the_end(
+    breast_cancer, params
+):
+    X, y = breast_cancer
+    clf = GDLogisticRegression(**params).fit(X, y)
+    display = CostHistoryDisplay.from_estimator(clf, relative=True)
+    gap = display.line_.get_ydata()
+    assert gap.size == clf.n_iter_ + 1
+    assert np.all(np.isfinite(gap)) and np.all(gap > 0)
+    # J - min J fell by orders of magnitude at the last updates (to 0 at the
+    # last one); the gap to a J* below the curve shrinks at the curve's rate.
+    assert gap[-1] / gap[-2] > 0.1
+    # And it is the true gap within a factor 3 (nesterov's decrements shrink
+    # less regularly than gd's): J* of a fit converged tightly (nesterov
+    # reaches the same optimum, tol 1e-12) is the oracle.
+    tight = GDLogisticRegression(solver="nesterov", tol=1e-12, max_iter=10_000)
+    true_gap = clf.cost_history_[-1] - tight.fit(X, y).cost_history_.min()
+    assert 1 / 3 < gap[-1] / true_gap < 3
+
+
+def test_overlaid_fits_share_one_reference_cost(breast_cancer):
+    X, y = breast_cancer
+    fits = [GDLogisticRegression(alpha=a, max_iter=300).fit(X, y) for a in (0.1, 1)]
+
+    class FakeCV:  # a cross-validated model's histories, padded with NaN
+        cost_histories_ = np.array([[0.69, 0.3, 0.2, np.nan], [0.69, 0.4, 0.1, 0.05]])
+
+    histories = [f.cost_history_ for f in fits] + [
+        h[np.isfinite(h)] for h in FakeCV.cost_histories_
+    ]
+    for display in [
+        CostHistoryDisplay.from_estimators(fits, relative=True),
+        CostHistoryDisplay.from_estimator(FakeCV(), relative=True),
+        CostHistoryDisplay(histories).plot(relative=True),
+    ]:
+        curves = list(zip(display.cost_history, _relative_curves(display)))
+        J_star = curves[0][0][0] - curves[0][1][0]
+        assert J_star < min(np.nanmin(h) for h, _ in curves)
+        for h, gap in curves:
+            assert np.all(gap > 0)
+            # One J* for all curves: the gaps are J minus the same number.
+            np.testing.assert_allclose(np.asarray(h)[: gap.size] - gap, J_star)
+        assert display.reference_cost_ == pytest.approx(J_star)
 
 
 def test_relative_with_a_reference_cost():
@@ -95,6 +148,57 @@ def test_relative_with_a_reference_cost():
         relative=True, reference_cost=0.0
     )
     np.testing.assert_array_equal(display.line_.get_ydata(), [1.0, 0.5, 0.25])
+    assert display.reference_cost_ == 0.0
+    with pytest.raises(ValueError, match="below every recorded cost"):
+        CostHistoryDisplay([1.0, 0.5, 0.25]).plot(relative=True, reference_cost=0.25)
+
+
+def test_relative_extrapolates_a_geometric_tail():
+    # Gaps halving at every update: J* is where the geometric series ends.
+    history = 0.1 + 0.5 ** np.arange(12)
+    display = CostHistoryDisplay(history).plot(relative=True)
+    assert display.reference_cost_ == pytest.approx(0.1, rel=1e-12)
+    assert "extrapolated" in display.ax_.get_ylabel()
+
+
+def _overlaps(bbox, points):
+    inside = (
+        (points[:, 0] >= bbox.x0)
+        & (points[:, 0] <= bbox.x1)
+        & (points[:, 1] >= bbox.y0)
+        & (points[:, 1] <= bbox.y1)
+    )
+    return inside.any()
+
+
+@pytest.mark.parametrize("relative", [False, True])
+@pytest.mark.parametrize("own_axes", [False, True])
+def test_legend_does_not_hide_the_curves(breast_cancer, relative, own_axes):
+    X, y = breast_cancer
+    # Curves that fill the axes: a slow one stays high to the right edge, a
+    # fast one falls to the bottom; default labels are long.
+    alphas = (0.003, 0.03, 1.0)
+    fits = [GDLogisticRegression(alpha=a, max_iter=200).fit(X, y) for a in alphas]
+    if own_axes:  # a user's figure: two Axes side by side, a legend on each
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    else:
+        fig, axes = None, [None]
+    displays = [
+        CostHistoryDisplay.from_estimators(fits, ax=ax, relative=relative, marker=".")
+        for ax in axes
+    ]
+    fig = displays[0].figure_
+    fig.canvas.draw()
+    for display in displays:
+        legend = display.ax_.get_legend().get_window_extent()
+        # Outside the axes: over no point of any curve, and over no Axes.
+        for line in display.line_:
+            xy = np.column_stack([line.get_xdata(), line.get_ydata()])
+            assert not _overlaps(legend, display.ax_.transData.transform(xy))
+        for ax in fig.axes:
+            assert not legend.overlaps(ax.get_window_extent())
+        # And not cut off by the figure's edge.
+        assert fig.bbox.x0 <= legend.x0 and legend.x1 <= fig.bbox.x1
 
 
 def test_plot_keeps_stored_arrays_and_allows_redrawing():
