@@ -43,7 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._loss import CURVATURE_BOUND
-from ._numerics import _batched_kernels
+from ._numerics import _batched_kernels, weighted_column_moments
 
 # D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
 # ("Reference data and targets").
@@ -822,15 +822,13 @@ def diagonal_preconditioner(X, weights, l2, *, n_classes, fit_intercept):
 
 
 def _weighted_moments(X, S):
-    """Weighted mean and (two-pass, for dense X) variance of X's columns."""
-    mean = np.asarray(X.T @ S, dtype=np.float64)
-    if sp.issparse(X):
-        sq = X.multiply(X).T @ S  # E[x^2] - mean^2: sparse data is never centred
-        return mean, np.maximum(np.asarray(sq) - mean**2, 0.0)
-    var = np.zeros_like(mean)
-    for start in range(0, X.shape[0], _BLOCK_ROWS):
-        rows = slice(start, start + _BLOCK_ROWS)
-        for f in range(S.shape[1]):
-            centred = X[rows] - mean[:, f]
-            var[:, f] += S[rows, f] @ (centred * centred)
-    return mean, var
+    """Weighted mean and variance of X's columns, one weight column at a time.
+
+    The compiled pass of :func:`._numerics.weighted_column_moments` (what
+    ``LogisticObjective`` uses for one model's weights): no copy of X.
+    """
+    moments = [weighted_column_moments(X, S[:, f]) for f in range(S.shape[1])]
+    return (
+        np.column_stack([m[0] for m in moments]),
+        np.column_stack([m[1] for m in moments]),
+    )

@@ -38,6 +38,9 @@ _CHUNK_ROWS = 1024
 _CHUNK_MEMORY = 1 / 64
 # Problems with fewer entries than this run without touching BLAS's threads.
 _LARGE = 1 << 16
+# OpenBLAS threads a level-1 call (a dot product, an axpy) on vectors longer
+# than this.
+_BLAS_THREADED = 10_000
 
 
 def _chunks(n, per_item_bytes):
@@ -253,11 +256,13 @@ class FusedPass:
         if self.format in ("csr", "csc"):
             self._csr = (X.data, X.indices, X.indptr)
         # Limiting BLAS costs tens of microseconds (and ~17 ms for the first
-        # controller of a process): worth it only beside large dense
-        # products, where BLAS would thread; sparse passes make none.
-        self.large = self.format == "dense" and (
-            threads > 1 or n * (d + n_out) >= _LARGE
-        )
+        # controller of a process): worth it only where BLAS would thread
+        # beside the pass, whose threads its spinning ones would slow down:
+        # products on large dense X, or d-sized vector operations (around
+        # every pass) long enough for OpenBLAS to thread them.
+        self.large = (
+            self.format == "dense" and (threads > 1 or n * (d + n_out) >= _LARGE)
+        ) or d * n_out >= _BLAS_THREADED
         # CSR binary takes W as (d, 1), or (d, 2) with Nesterov's point as
         # coefficients (two_points). It, and the weighted mode, make each
         # row's dot products, use and drop them in the kernel: the pass needs
