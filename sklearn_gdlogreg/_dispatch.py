@@ -7,6 +7,8 @@ built to the estimator's own solve step. NumPy, SciPy sparse and list input keep
 estimator's own path (the factory returns None).
 """
 
+import numpy as np
+import scipy.sparse as sp
 from sklearn import get_config
 
 from ._compat import check_same_namespace
@@ -14,6 +16,8 @@ from ._compat import check_same_namespace
 
 def scale_out_preparation(X):
     """``prepare(est, X, y, sample_weight) -> (objective, classes)`` or None."""
+    if isinstance(X, (np.ndarray, list)) or sp.issparse(X):
+        return None  # the estimator's own path: no other module to import
     from ._dask import is_dask_array
 
     if is_dask_array(X):
