@@ -50,7 +50,7 @@
 #endif
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    defined(__linux__) && __GNUC__ >= 12
+    defined(__linux__) && __GNUC__ >= 12 && !defined(GD_NO_CLONES)
 #define GD_EXP_CLONES \
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else

@@ -10,8 +10,10 @@
 #define GDLOGREG_SIMD_H
 #include <stddef.h>
 
+/* (-DGD_NO_CLONES builds the baseline alone: for measuring what the clones
+   bring, see benchmarks/README.md.) */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    defined(__linux__)
+    defined(__linux__) && !defined(GD_NO_CLONES)
 #define GD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define GD_CLONES
