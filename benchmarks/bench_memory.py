@@ -33,8 +33,8 @@ def nbytes(X):
 
 def peak_beyond_X(est, X, y):
     # One small fit first, untraced: one-off costs that do not grow with the
-    # data (imports, loading the compiled kernels from numba's cache) are not
-    # the fit's memory.
+    # data (imports, the first use of each compiled kernel) are not the fit's
+    # memory.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clone(est).fit(X[:500], y[:500])
@@ -52,7 +52,7 @@ def main():
     args = parse_args(__doc__.splitlines()[0], default_repeats=5)
     print(f"Machine: {machine()}\n")
     estimators = {
-        "ours gd": lambda: GDLogisticRegression(max_iter=MAX_ITER),
+        "ours gd": lambda: GDLogisticRegression(solver="gd", max_iter=MAX_ITER),
         "ours nesterov": lambda: GDLogisticRegression(
             solver="nesterov", max_iter=MAX_ITER
         ),
