@@ -20,7 +20,6 @@ Either returns a *result* dict (see :func:`empty_result`), which
 :func:`warn_summary` into one warning per kind.
 """
 
-import functools
 import inspect
 import time
 import warnings
@@ -34,7 +33,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ParameterGrid
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from threadpoolctl import ThreadpoolController
 
 from ._batched import (
     BatchedObjective,
@@ -42,6 +40,7 @@ from ._batched import (
     diagonal_preconditioner,
 )
 from ._compat import compute_class_weight
+from ._numerics import single_threaded_blas
 from ._numerics._threads import effective_n_threads
 
 _RISE_RTOL = 1e-12  # as in _solvers: a rise of J beyond rounding
@@ -162,7 +161,7 @@ def batched_search(X, y, sw, candidates, folds, scorer, settings):
     if not np.all(S > 0):
         return None
     n_threads = _n_threads(X, len(candidates) * len(folds))
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with single_threaded_blas():
         start = time.perf_counter()
         objective, step = _batched_objective(
             X, y_enc, classes.size, s_folds / S, S, candidates, settings, n_threads
@@ -210,12 +209,6 @@ def _batched_accuracy(out, X, y, classes, w_all, b_all, folds, settings):
         ok = ~out["diverged"][:, k]
         out["scores"][ok, k] = scores[ok]
         out["score_time"][:, k] = (time.perf_counter() - start) / len(scores)
-
-
-@functools.cache
-def _blas_controller():
-    """threadpoolctl's view of the loaded BLAS, inspected once."""
-    return ThreadpoolController()
 
 
 def _batched_objective(X, y_enc, n_classes, s_norm, S, candidates, settings, n_threads):

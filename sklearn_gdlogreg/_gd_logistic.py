@@ -32,6 +32,11 @@ from ._preconditioner import cholesky_applies
 from ._solvers import SOLVERS
 
 
+def _in_memory(X):
+    """Whether X is a NumPy or SciPy array (not a dask or array-API one)."""
+    return isinstance(X, np.ndarray) or sp.issparse(X)
+
+
 def _looks_unscaled(objective):
     """Whether scaling X would help the plain step (one pass over X).
 
@@ -40,7 +45,7 @@ def _looks_unscaled(objective):
     NumPy or SciPy array (not measured).
     """
     X = objective.X
-    if not isinstance(X, (np.ndarray, sp.spmatrix, sp.sparray)):
+    if not _in_memory(X):
         return True
     mean, var = weighted_column_moments(X, objective.s)
     std = np.sqrt(var)
@@ -561,7 +566,7 @@ class GDLogisticRegression(
                 advice.append("preconditioner='auto' (scaled coordinates)")
         elif (
             used == "diagonal"
-            and isinstance(objective.X, (np.ndarray, sp.spmatrix, sp.sparray))
+            and _in_memory(objective.X)
             and cholesky_applies(objective.X, objective.l1)
         ):
             advice.append("preconditioner='cholesky' (for correlated features)")

@@ -9,8 +9,8 @@ matrices, and never copy or densify X.
 :class:`FusedPass` is the iteration's hot loop: for dense and CSR X it
 streams the rows once through a compiled kernel of :mod:`._fused` (raw
 predictions, loss, residual and ``X.T @ R``, row by row while the row is in
-cache), one contiguous range of rows per OpenMP thread, into buffers
-allocated once.
+cache), its rows cut into chunks that the OpenMP threads take as they
+finish, into buffers allocated once.
 """
 
 import contextlib
@@ -114,13 +114,18 @@ def weighted_column_moments(X, s):
     return mean, (m2 / W if W > 0.0 else m2)
 
 
+def _padded_length(n, dtype):
+    """``n`` items of ``dtype`` padded to whole cache lines and one line more."""
+    line = 64 // np.dtype(dtype).itemsize
+    return -(-n // line) * line + line
+
+
 def _padded(shape, dtype):
-    """A zeroed C-ordered array whose last axis is padded to whole cache
-    lines and one line more (the kernels read the true length from X): the
+    """A zeroed C-ordered array whose last axis is padded by
+    :func:`_padded_length` (the kernels read the true length from X): the
     threads' slots never share a line (a shared line, written by two cores
     at every row, made the two-thread pass slower than one thread)."""
-    line = 64 // np.dtype(dtype).itemsize
-    return np.zeros((*shape[:-1], -(-shape[-1] // line) * line + line), dtype)
+    return np.zeros((*shape[:-1], _padded_length(shape[-1], dtype)), dtype)
 
 
 def _plain(X):
@@ -175,7 +180,7 @@ def single_threaded_blas():
     return _threadpool_controller().limit(limits=1, user_api="blas")
 
 
-def _labels(mode, y, n):
+def _labels(mode, y):
     """``(y01, yk)``: the kernels' binary (uint8) and class-index (intp)
     labels, one of them empty. No copy when ``y`` already has that dtype."""
     empty01, emptyk = np.zeros(0, np.uint8), np.zeros(0, np.intp)
@@ -194,10 +199,11 @@ class FusedPass:
     The work is a compiled kernel of :mod:`._fused` that streams the rows
     of dense or CSR X once, computing for each row (in cache) its raw
     predictions ``Z_i = x_i @ W + b``, its loss and residual, and its share
-    of ``X.T @ R``. The rows are split into one contiguous range per OpenMP
-    thread, each accumulating into its own slot of the buffers allocated
-    here. CSC X, whose rows cannot be streamed, gets the two sparse products
-    and the same per-sample kernel in between.
+    of ``X.T @ R``. The rows are cut into chunks, fixed here, that the OpenMP
+    threads take as they finish, each chunk's sums in its own slot of the
+    buffers allocated here, added up in chunk order. CSC X, whose rows
+    cannot be streamed, gets the two sparse products and the same
+    per-sample kernel in between.
 
     Parameters
     ----------
@@ -231,7 +237,7 @@ class FusedPass:
             X = _plain(X)
         self.X, self.n_out, self.mode = X, n_out, self._MODES[mode]
         n, d = X.shape
-        self.y01, self.yk = _labels(self.mode, y, n)
+        self.y01, self.yk = _labels(self.mode, y)
         self.s = s = np.asarray(s, dtype=X.dtype)
         # Which kernel runs: tested once here, not per pass.
         self.format = X.format if sp.issparse(X) else "dense"
@@ -247,8 +253,7 @@ class FusedPass:
         # 0 receives the totals).
         rows = n if self.format == "csc" else _fused.TILE
         self._R = np.empty((threads, rows, n_out), X.dtype)
-        line = 64 // X.dtype.itemsize
-        slot_bytes = n_out * (-(-d // line) + 1) * 64
+        slot_bytes = n_out * _padded_length(d, X.dtype) * X.dtype.itemsize
         chunks = _n_chunks(n, threads, slot_bytes, _nbytes(X))
         self._Gt = _padded((chunks, n_out, d), X.dtype)
         self._db = np.empty((chunks, n_out))
