@@ -25,6 +25,7 @@ from ._compat import (
 from ._dispatch import resolve_preconditioner
 from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
+from ._preconditioner import diagonal_coordinates
 
 _NUMPY_NAMES = ("numpy", "array_api_compat.numpy")
 _ROWS_BYTES = 1 << 26  # row chunks of about 64 MiB for the moments' temporaries
@@ -88,27 +89,34 @@ class ArrayAPIObjective:
     def _setup_preconditioner(self, preconditioner):
         xp, d = self.xp, self.n_features
         if preconditioner is None:
-            mean, var = xp.zeros(d, dtype=self.xp_dtype, device=self.device), None
-            scale = xp.ones(d, dtype=self.xp_dtype, device=self.device)
+            mean = xp.zeros(d, dtype=self.xp_dtype, device=self.device)
+            scale = grad_scale = xp.ones(d, dtype=self.xp_dtype, device=self.device)
         else:
-            mean, var = self._column_moments()
-            if not self.fit_intercept:
-                var = var + mean**2
-                mean = xp.zeros_like(mean)
-            scale = xp.sqrt(var + self.l2 / CURVATURE_BOUND[self.kind])
-            scale = xp.where(scale == 0.0, xp.ones_like(scale), scale)
+            mean, scale, grad_scale = diagonal_coordinates(
+                *self._column_moments(),
+                l2=self.l2,
+                curvature=CURVATURE_BOUND[self.kind],
+                fit_intercept=self.fit_intercept,
+                xp=xp,
+            )
         self._mean, self._scale = mean[:, None], scale[:, None]
+        self._grad_scale = grad_scale[:, None]
         self.mean, self.scale = to_numpy(mean, xp), to_numpy(scale, xp)
 
     def _column_moments(self):
-        """Weighted mean and (two-pass) variance of X's columns, in chunks."""
+        """Weighted mean and (two-pass) variance of X's columns, in chunks.
+
+        Those of X minus its first row, the row added back to the mean: a
+        constant column's variance is exactly zero.
+        """
         xp, X, s = self.xp, self.X, self.s
         step = max(1, _ROWS_BYTES // (8 * max(self.n_features, 1)))
         n = X.shape[0]
         chunks = [slice(i, min(i + step, n)) for i in range(0, n, step)]
-        mean = sum(s[rows] @ X[rows, :] for rows in chunks)
-        var = sum(s[rows] @ (X[rows, :] - mean) ** 2 for rows in chunks)
-        return xp.asarray(mean), xp.asarray(var)
+        shift = X[0, :]
+        mean = sum(s[rows] @ (X[rows, :] - shift) for rows in chunks)
+        var = sum(s[rows] @ (X[rows, :] - shift - mean) ** 2 for rows in chunks)
+        return xp.asarray(mean + shift), xp.asarray(var)
 
     @property
     def n_dof(self):
@@ -236,7 +244,7 @@ class ArrayAPIObjective:
         xp = self.xp
         w, _ = self.to_original(theta)
         db = xp.sum(R, axis=0)
-        grad = [(G + self.l2 * w - self._mean * db[None, :]) / self._scale]
+        grad = [(G + self.l2 * w - self._mean * db[None, :]) * self._grad_scale]
         if self.fit_intercept:
             grad.append(db[None, :])
         return xp.concat(grad, axis=0)

@@ -44,6 +44,7 @@ import scipy.sparse as sp
 
 from ._loss import CURVATURE_BOUND
 from ._numerics import _batched_kernels, weighted_column_moments
+from ._preconditioner import diagonal_coordinates
 
 # D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
 # ("Reference data and targets").
@@ -272,6 +273,9 @@ class BatchedObjective:
     mean, scale : ndarray of shape (n_features, n_models), default=None
         Each model's diagonal preconditioner, as in :mod:`._objective`
         (``w = w' / scale``, ``b = b' - mean . w``); None: the plain step.
+    grad_scale : ndarray of shape (n_features, n_models), default=None
+        The chain rule's factor that goes with them (see
+        :func:`._preconditioner.diagonal_coordinates`).
     n_threads : int, default=1
         OpenMP threads sharing the row blocks of dense X, each calling BLAS:
         give BLAS one thread then (threadpoolctl).
@@ -289,6 +293,7 @@ class BatchedObjective:
         fit_intercept,
         mean=None,
         scale=None,
+        grad_scale=None,
         n_threads=1,
     ):
         self.X, self.y, self.weights = X, y, weights
@@ -308,6 +313,7 @@ class BatchedObjective:
         if scale is not None:
             self._mean = mean.astype(self.dtype)[:, :, None]
             self._scale = scale.astype(self.dtype)[:, :, None]
+            self._grad_scale = grad_scale.astype(self.dtype)[:, :, None]
 
     def _precompute(self):
         """Per-model constants of the loss, and dense X's row groups."""
@@ -351,7 +357,8 @@ class BatchedObjective:
         sub._plan = None
         if self._groups is not None:
             sub._groups = _subset_groups(self._groups, keep)
-        for name in ("weights", "_train_mask", "_lin_w", "_mean", "_scale"):
+        names = ("weights", "_train_mask", "_lin_w", "_mean", "_scale", "_grad_scale")
+        for name in names:
             value = getattr(self, name, None)
             if value is not None:
                 setattr(sub, name, np.ascontiguousarray(value[:, keep]))
@@ -428,7 +435,7 @@ class BatchedObjective:
         dw += self._l2[:, None] * w
         db = db.reshape(1, n_models, self.n_out)
         if self.scale is not None:  # chain rule through w = w'/scale, b = ...
-            dw = (dw - self._mean * db) / self._scale
+            dw = (dw - self._mean * db) * self._grad_scale
         grad = [dw, db] if self.fit_intercept else [dw]
         return J, np.concatenate(grad).astype(self.dtype, copy=False)
 
@@ -804,21 +811,21 @@ def diagonal_preconditioner(X, weights, l2, *, n_classes, fit_intercept):
 
     Returns
     -------
-    mean, scale : ndarray of shape (n_features, n_models), float64
-        Weighted column means and ``sqrt(var + l2 / c)``, as
-        ``LogisticObjective`` computes them for each model's weights alone.
+    mean, scale, grad_scale : ndarray of shape (n_features, n_models), float64
+        Weighted column means, ``sqrt(var + l2 / c)`` and the chain rule's
+        factor, as ``LogisticObjective`` computes them for each model's
+        weights alone (:func:`._preconditioner.diagonal_coordinates`).
         Models with the same weights share one computation.
     """
     unique, inverse = np.unique(weights, axis=1, return_inverse=True)
     mean, var = _weighted_moments(X, unique.astype(np.float64))
-    mean, var = mean[:, inverse.ravel()], var[:, inverse.ravel()]
-    if not fit_intercept:  # the shift cannot be absorbed in b
-        var, mean = var + mean**2, np.zeros_like(mean)
-    scale = np.sqrt(
-        var + l2 / CURVATURE_BOUND["binary" if n_classes == 2 else "multinomial"]
+    return diagonal_coordinates(
+        mean[:, inverse.ravel()],
+        var[:, inverse.ravel()],
+        l2=l2,
+        curvature=CURVATURE_BOUND["binary" if n_classes == 2 else "multinomial"],
+        fit_intercept=fit_intercept,
     )
-    scale[scale == 0.0] = 1.0
-    return mean, scale
 
 
 def _weighted_moments(X, S):

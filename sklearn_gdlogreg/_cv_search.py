@@ -39,9 +39,9 @@ from ._batched import (
     batched_gradient_descent,
     diagonal_preconditioner,
 )
-from ._compat import compute_class_weight
 from ._numerics import single_threaded_blas
 from ._numerics._threads import effective_n_threads
+from ._weights import check_penalty, check_weights, class_weights, weighted
 
 _RISE_RTOL = 1e-12  # as in _solvers: a rise of J beyond rounding
 # Below this many multiply-adds per product, one thread is faster (and far
@@ -216,6 +216,7 @@ def _batched_objective(X, y_enc, n_classes, s_norm, S, candidates, settings, n_t
     n_splits = S.size
     split_of = np.tile(np.arange(n_splits), len(candidates))
     C = np.repeat([p.get("C", settings.C) for p in candidates], n_splits)
+    check_penalty(C.min(), S.min())
     penalty = np.where(np.isinf(C), 0.0, 1.0 / (C * S[split_of]))
     weights = np.ascontiguousarray(s_norm.astype(X.dtype)[:, split_of])
     problem = dict(
@@ -226,12 +227,14 @@ def _batched_objective(X, y_enc, n_classes, s_norm, S, candidates, settings, n_t
         n_threads=n_threads,
     )
     if settings.preconditioner == "diagonal":
-        problem["mean"], problem["scale"] = diagonal_preconditioner(
-            X,
-            weights,
-            problem["l2"],
-            n_classes=n_classes,
-            fit_intercept=settings.fit_intercept,
+        problem["mean"], problem["scale"], problem["grad_scale"] = (
+            diagonal_preconditioner(
+                X,
+                weights,
+                problem["l2"],
+                n_classes=n_classes,
+                fit_intercept=settings.fit_intercept,
+            )
         )
     y_fit = (y_enc == 1).astype(X.dtype) if n_classes == 2 else y_enc
     step = np.repeat([p["alpha"] for p in candidates], n_splits)
@@ -274,11 +277,11 @@ def fold_weights(y, y_enc, classes, sw, train, class_weight):
     s = np.zeros_like(sw)
     s_train = sw[train]
     if class_weight is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cw = compute_class_weight(
-                class_weight, classes=classes, y=y[train], sample_weight=s_train
-            )
-            s_train = np.where(s_train > 0, s_train * cw[y_enc[train]], 0.0)
+        cw = class_weights(
+            class_weight, classes=classes, y=y[train], sample_weight=s_train
+        )
+        s_train = weighted(s_train, cw, y_enc[train])
+    check_weights(s_train, np.inf)  # each candidate's C: _batched_objective
     s[train] = s_train
     return s
 

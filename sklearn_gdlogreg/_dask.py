@@ -24,6 +24,7 @@ from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
 from ._numerics import FusedPass
 from ._objective import LogisticObjective
+from ._preconditioner import diagonal_coordinates
 
 # D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
 # ("Reference data and targets").
@@ -284,19 +285,24 @@ class DaskLogisticObjective(LogisticObjective):
         # LogisticObjective's, with the weighted moments taken blockwise.
         d = self.n_features
         if preconditioner is None:
-            self.mean, self.scale = np.zeros(d), np.ones(d)
+            self.mean, self.scale, self.grad_scale = np.zeros(d), np.ones(d), np.ones(d)
         else:
+            # Two-pass, as in memory, of X minus its first row (a constant
+            # column's variance exactly zero).
             s = self.s.astype(np.float64)
-            mean = (s @ self.X).compute()
-            var = (s @ (self.X - mean) ** 2).compute()  # two-pass, as in memory
-            if not self.fit_intercept:
-                var = var + mean**2
-                mean = np.zeros(d)
-            scale = np.sqrt(var + self.l2 / CURVATURE_BOUND[self.kind])
-            scale[scale == 0.0] = 1.0
-            self.mean, self.scale = mean, scale
+            shift = self.X[0].astype(np.float64).compute()
+            mean = (s @ (self.X - shift)).compute()
+            var = (s @ (self.X - shift - mean) ** 2).compute()
+            self.mean, self.scale, self.grad_scale = diagonal_coordinates(
+                mean + shift,
+                var,
+                l2=self.l2,
+                curvature=CURVATURE_BOUND[self.kind],
+                fit_intercept=self.fit_intercept,
+            )
         self._mean = self.mean.astype(self.dtype)[:, None]
         self._scale = self.scale.astype(self.dtype)[:, None]
+        self._grad_scale = self.grad_scale.astype(self.dtype)[:, None]
 
     def new_raw(self):
         """No buffer: raw predictions are recomputed block by block."""

@@ -9,9 +9,9 @@ dask array lazy, computed block by block with the NumPy methods.
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._compat import compute_class_weight
 from ._dask import DaskLogisticObjective, is_dask_array
 from ._dispatch import resolve_preconditioner
+from ._weights import check_weight_sum, class_weights
 
 
 def prepare_dask(est, X, y, sample_weight):
@@ -65,7 +65,7 @@ def prepare_dask(est, X, y, sample_weight):
             f"but the data contains only one class: {classes[0]!r}."
         )
     y_enc = y.map_blocks(_encode, classes=classes, dtype=np.intp)
-    s = _class_weighted(est.class_weight, s, y_enc, classes)
+    s = _class_weighted(est.class_weight, s, y_enc, classes, est.C)
     est.n_features_in_ = X.shape[1]
     est.__dict__.pop("feature_names_in_", None)  # a dask array has no names
     objective = DaskLogisticObjective(
@@ -89,8 +89,9 @@ def _take(i_b, table):
     return table[i_b]
 
 
-def _class_weighted(class_weight, s, y_enc, classes):
-    """``s_i`` times the weight of sample i's class, lazily."""
+def _class_weighted(class_weight, s, y_enc, classes, C):
+    """``s_i`` times the weight of sample i's class, lazily; checked
+    (:func:`._weights.check_weight_sum`)."""
     import dask.array as da
 
     if class_weight is None:
@@ -100,18 +101,24 @@ def _class_weighted(class_weight, s, y_enc, classes):
         with np.errstate(divide="ignore"):
             cw = per_class.sum() / (classes.size * per_class)
     else:
-        cw = compute_class_weight(
-            class_weight, classes=classes, y=classes, sample_weight=None
-        )
+        cw = class_weights(class_weight, classes=classes, y=classes, sample_weight=None)
     # A class whose samples all weigh zero gets an infinite balanced weight;
     # its samples keep weight zero.
     s = da.where(s > 0, s * y_enc.map_blocks(_take, table=cw, dtype=cw.dtype), 0.0)
-    if not float(s.sum().compute()) > 0:
-        raise ValueError(
-            "The sample weights (times the class weights) sum to zero: "
-            "at least one sample must have a positive weight."
-        )
+    blocks = ((1,) * s.numblocks[0], (2,))
+    stats = s.map_blocks(_weight_stats, chunks=blocks, new_axis=1).compute()
+    with np.errstate(over="ignore"):  # an overflowing sum is reported
+        total = float(stats[:, 0].sum())
+    smallest = float(stats[:, 1].min())
+    check_weight_sum(total, smallest if np.isfinite(smallest) else 0.0, C)
     return s
+
+
+def _weight_stats(s_b):
+    """A block's weight sum and smallest positive weight (quietly: an
+    overflowing sum is reported by the caller)."""
+    with np.errstate(over="ignore"):
+        return np.array([[np.sum(s_b), np.min(s_b, where=s_b > 0, initial=np.inf)]])
 
 
 def lazy_predict(est, method, X):

@@ -21,7 +21,6 @@ from ._compat import (
     StrOptions,
     _check_sample_weight,
     _fit_context,
-    compute_class_weight,
     validate_data,
 )
 from ._dask_estimator import DaskPredictMixin
@@ -30,6 +29,7 @@ from ._numerics import weighted_column_moments
 from ._objective import LogisticObjective
 from ._preconditioner import cholesky_applies
 from ._solvers import SOLVERS
+from ._weights import check_weights, class_weights, weighted
 
 
 def _in_memory(X):
@@ -489,18 +489,9 @@ class GDLogisticRegression(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
         if self.class_weight is not None:
-            # A class whose samples all weigh zero gets an infinite balanced
-            # weight; its samples keep weight zero.
-            with np.errstate(divide="ignore", invalid="ignore"):
-                cw = compute_class_weight(
-                    self.class_weight, classes=classes, y=y, sample_weight=s
-                )
-                s = np.where(s > 0, s * cw[y_enc], 0.0)
-        if not np.sum(s) > 0:
-            raise ValueError(
-                "The sample weights (times the class weights) sum to zero: "
-                "at least one sample must have a positive weight."
-            )
+            cw = class_weights(self.class_weight, classes=classes, y=y, sample_weight=s)
+            s = weighted(s, cw, y_enc)
+        check_weights(s, self.C)
         return s
 
     def _initial_coef(self, objective, classes):

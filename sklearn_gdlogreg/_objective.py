@@ -40,7 +40,11 @@ import scipy.sparse as sp
 from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
 from ._numerics import FusedPass, weighted_column_moments
-from ._preconditioner import CholeskyPreconditioner, check_cholesky_applicable
+from ._preconditioner import (
+    CholeskyPreconditioner,
+    check_cholesky_applicable,
+    diagonal_coordinates,
+)
 
 # D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
 # ("Reference data and targets").
@@ -155,24 +159,18 @@ class LogisticObjective:
             self._mean, self._scale = self.mean.astype(self.dtype)[:, None], None
             return
         if preconditioner is None:
-            self.mean = np.zeros(d)
-            self.scale = np.ones(d)
+            self.mean, self.scale, self.grad_scale = np.zeros(d), np.ones(d), np.ones(d)
         else:
-            mean, var = weighted_column_moments(self.X, self.s)
-            if not self.fit_intercept:
-                # Without an intercept the shift cannot be absorbed in b:
-                # scale by the root mean square instead of the std.
-                var = var + mean**2
-                mean = np.zeros(d)
-            # sqrt(var + l2 / c) is the root of the diagonal of the Hessian
-            # bound; it is never zero when l2 > 0, and constant columns
-            # without a penalty keep scale 1.
-            scale = np.sqrt(var + self.l2 / CURVATURE_BOUND[self.kind])
-            scale[scale == 0.0] = 1.0
-            self.mean, self.scale = mean, scale
+            self.mean, self.scale, self.grad_scale = diagonal_coordinates(
+                *weighted_column_moments(self.X, self.s),
+                l2=self.l2,
+                curvature=CURVATURE_BOUND[self.kind],
+                fit_intercept=self.fit_intercept,
+            )
         # Views, not copies, for float64 X (D3: each d-vector is 0.6% of X).
         self._mean = self.mean.astype(self.dtype, copy=False)[:, None]
         self._scale = self.scale.astype(self.dtype, copy=False)[:, None]
+        self._grad_scale = self.grad_scale.astype(self.dtype, copy=False)[:, None]
 
     @property
     def n_dof(self):
@@ -320,13 +318,14 @@ class LogisticObjective:
         dw = grad[: self.n_features]
         # dJ/dw in original coordinates is G + l2 w; the chain rule through
         # w = w'/scale (or R^{-T} w'), b = b' - mean . w makes it
-        # (G + l2 w - mean db) / scale (or R^{-1} (...)).
+        # (G + l2 w - mean db) / scale (or R^{-1} (...)), times grad_scale
+        # (0 for constant columns: see diagonal_coordinates).
         np.multiply(self._mean, db, out=dw)
         np.subtract(G, dw, out=dw)
         w *= self.l2
         dw += w
         if self._chol is None:
-            dw /= self._scale
+            dw *= self._grad_scale
         else:
             dw[...] = self._chol.chain(dw)
         if self.fit_intercept:

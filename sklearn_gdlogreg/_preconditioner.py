@@ -1,4 +1,11 @@
-"""The full (Cholesky) preconditioner: whitened solver coordinates.
+"""The solvers' coordinates: the diagonal and the full (Cholesky) preconditioners.
+
+The diagonal one (:func:`diagonal_coordinates`) centres and scales each
+column: ``w = theta / scale``, ``b = b' - mean . w``. It is the same formula
+for every array library (NumPy, dask, array API, the batched CV), written
+once here.
+
+The full (Cholesky) preconditioner: whitened solver coordinates.
 
 With the weighted mean ``mean`` of the columns (zero without an intercept)
 and the lower-triangular Cholesky factor ``R`` of::
@@ -41,6 +48,47 @@ MAX_FEATURES = 2000
 # defined for constant or collinear columns when l2 = 0, and changes nothing
 # that matters otherwise (directions this flat are not worth preconditioning).
 _RIDGE_RTOL = 1e-10
+
+
+def diagonal_coordinates(mean, var, *, l2, curvature, fit_intercept, xp=np):
+    """Shift and scale of the diagonal preconditioner, from column moments.
+
+    Parameters
+    ----------
+    mean, var : array of shape (n_features,) or (n_features, n_models)
+        Weighted column means and variances (a constant column's variance
+        exactly zero: see :func:`._numerics.weighted_column_moments`).
+    l2 : float or array of shape (n_models,)
+        L2 penalty strength of the cost.
+    curvature : float
+        The loss's curvature bound ``c``.
+    fit_intercept : bool
+        Centre the columns (the shift is absorbed in the intercept).
+    xp : namespace
+        The arrays' library (array API).
+
+    Returns
+    -------
+    mean, scale : arrays of the shape of ``mean``
+        ``scale = sqrt(var + l2 / c)``, the root of the Hessian bound's
+        diagonal in centred coordinates; 1 where that is zero (a constant
+        column without a penalty, whose centred values are zero).
+    grad_scale : array of the shape of ``mean``
+        The chain rule's factor ``d theta = dw * grad_scale``: ``1 / scale``,
+        and 0 for those constant columns. Their gradient is zero exactly
+        (``c sum R - c sum R``); computed, it is the rounding error of that
+        difference, which would move the coefficient by about
+        ``eps * |c|`` per iteration (3e-6 after 2,000 iterations for
+        ``c = 3e7``, 100 in the decision function, offset by the intercept).
+    """
+    if not fit_intercept:
+        # Without an intercept the shift cannot be absorbed in b: scale by
+        # the root mean square instead of the std.
+        var, mean = var + mean**2, xp.zeros_like(mean)
+    scale = xp.sqrt(var + l2 / curvature)
+    constant = scale == 0.0
+    scale = xp.where(constant, xp.ones_like(scale), scale)
+    return mean, scale, xp.where(constant, xp.zeros_like(scale), 1.0 / scale)
 
 
 def cholesky_applies(X, l1):

@@ -121,3 +121,76 @@ def test_failed_first_fit_leaves_estimator_unfitted(Xy):
     assert not hasattr(est, "n_features_in_")
     with pytest.raises(NotFittedError):
         est.predict(X)
+
+
+def _fitters():
+    """Each way weights enter a fit: in memory, partial_fit, the CV, dask."""
+    from sklearn_gdlogreg import GDLogisticRegressionCV
+
+    def dask_fit(est, X, y, sample_weight=None):
+        da = pytest.importorskip("dask.array")
+        import dask
+
+        sw = None if sample_weight is None else da.from_array(sample_weight, 20)
+        with dask.config.set(scheduler="threads"):
+            return est.fit(da.from_array(X, 20), da.from_array(y, 20), sw)
+
+    yield pytest.param(lambda est, *a: est.fit(*a), GDLogisticRegression, id="fit")
+    yield pytest.param(
+        lambda est, X, y, sw=None: est.partial_fit(X, y, [0, 1], sample_weight=sw),
+        GDLogisticRegression,
+        id="partial_fit",
+    )
+    yield pytest.param(
+        lambda est, *a: est.fit(*a),
+        lambda **p: GDLogisticRegressionCV(alphas=[0.1], cv=2, **p),
+        id="cv",
+    )
+    yield pytest.param(dask_fit, GDLogisticRegression, id="dask")
+
+
+@pytest.mark.parametrize("value", [-1.0, np.nan, np.inf])
+@pytest.mark.parametrize("fit, make", list(_fitters()))
+def test_bad_class_weight_value_is_named(Xy, fit, make, value):
+    # On main: "weights sum to zero" (NaN) or "features too large ...
+    # rescale X" (negative, infinite), which blamed X.
+    X, y = Xy
+    with pytest.raises(ValueError, match=r"class_weight values must be finite"):
+        fit(make(class_weight={0: value, 1: 1.0}), X, y)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (1e307, r"sum to more than float64 holds.*divide sample_weight"),
+        (1e-320, r"below float64's normal range.*multiply sample_weight"),
+    ],
+)
+@pytest.mark.parametrize("fit, make", list(_fitters()))
+def test_sample_weights_beyond_float64_are_named(Xy, fit, make, value, message):
+    # On main: 1e307 gave a zero model without a warning (the sum overflowed,
+    # so every normalised weight was 0), 1e-320 an error blaming X.
+    X, y = Xy
+    with pytest.raises(ValueError, match=message):
+        fit(make(), X, y, np.full(len(y), value))
+
+
+def test_penalty_overflow_is_named(Xy):
+    X, y = Xy
+    with pytest.raises(ValueError, match=r"1 / \(C \* sum of sample weights\).*C"):
+        GDLogisticRegression(C=1e-300).fit(X, y, sample_weight=np.full(len(y), 1e-10))
+
+
+def test_only_weight_ratios_and_C_times_their_sum_matter(Xy):
+    # The fix the errors above offer: weights times k, C divided by k, same
+    # model. Oracle: LogisticRegression with unit weights and C=1.
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = Xy
+    ref = LogisticRegression(solver="newton-cholesky", tol=1e-12).fit(X, y)
+    est = GDLogisticRegression(C=1e-300, tol=1e-10, max_iter=10_000)
+    est.fit(X, y, sample_weight=np.full(len(y), 1e300))
+    # tol=1e-10 on the gradient of a strongly convex J (C=1 on 60 samples):
+    # coefficients within ~1e-8 of the optimum.
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-6)
+    np.testing.assert_allclose(est.intercept_, ref.intercept_, rtol=1e-6, atol=1e-8)

@@ -204,3 +204,126 @@ def test_converged_fit_does_not_warn(breast_cancer):
         est = GDLogisticRegression(solver="nesterov").fit(X, y)
     assert 0 < est.n_iter_ < 1000
     assert est.cost_history_.dtype == np.float64
+
+
+# Constant columns of several magnitudes: unshifted, their weighted mean is
+# rounded and the variance comes out about (eps * value)^2 instead of zero.
+CONSTANTS = np.array([3.7, -0.1, 1e8 / 3])
+
+
+def _with_constant_columns(X, dtype=np.float64):
+    columns = np.broadcast_to(CONSTANTS, (X.shape[0], CONSTANTS.size))
+    return np.hstack([columns, X]).astype(dtype)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "float32", "csr", "csc"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_constant_column_has_exactly_zero_variance(layout, weighted):
+    import scipy.sparse as sp
+
+    from sklearn_gdlogreg._numerics import weighted_column_moments
+
+    rng = np.random.default_rng(0)
+    n = 10_000  # several tiles and row ranges: the merges are exercised too
+    X = _with_constant_columns(
+        rng.normal(size=(n, 4)), np.float32 if layout == "float32" else np.float64
+    )
+    X = {
+        "F": np.asfortranarray,
+        "csr": sp.csr_array,
+        "csc": sp.csc_array,
+    }.get(layout, np.ascontiguousarray)(X)
+    s = rng.uniform(0.5, 2.0, n) if weighted else np.ones(n)
+    mean, var = weighted_column_moments(X, s / s.sum())
+    k = CONSTANTS.size
+    # Exact: the oracle is the definition (a constant has no spread), and
+    # the mean is the constant itself as X stores it.
+    assert np.all(var[:k] == 0.0)
+    assert np.all(mean[:k] == CONSTANTS.astype(X.dtype))
+    # The other columns still agree with the two-pass formula in NumPy.
+    dense = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+    s = s / s.sum()
+    ref_mean = s @ dense
+    assert_allclose(mean[k:], ref_mean[k:], rtol=1e-12, atol=1e-14)
+    assert_allclose(var[k:], (s @ (dense - ref_mean) ** 2)[k:], rtol=1e-10)
+
+
+@pytest.fixture(scope="module")
+def unpenalized_constant_column():
+    """Breast cancer's first five standardized features (not separable) with
+    a constant column, and the unpenalized optimum without that column."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:, :5]
+    ref = LogisticRegression(
+        C=np.inf, solver="newton-cholesky", tol=1e-12, max_iter=1000
+    ).fit(X, y)
+    return _with_constant_columns(X), y, ref
+
+
+@pytest.mark.parametrize("input_kind", ["numpy", "csr", "dask"])
+def test_constant_column_without_penalty_gets_no_weight(
+    unpenalized_constant_column, input_kind
+):
+    # Without a penalty a constant column and the intercept are
+    # interchangeable; in centred coordinates the column's gradient is zero,
+    # so descent from zero leaves its coefficient at zero and reaches the
+    # optimum without it. On main its scale was sqrt(1e-28): coefficients of
+    # 1e12-1e15, J above the optimum, and a fit that depended on the
+    # column's exact value.
+    import scipy.sparse as sp
+
+    X_np, y, ref = unpenalized_constant_column
+    X = X_np
+    if input_kind == "csr":
+        X = sp.csr_array(X)
+    elif input_kind == "dask":
+        da = pytest.importorskip("dask.array")
+        X = da.from_array(X, chunks=200)
+    est = GDLogisticRegression(C=np.inf, tol=1e-8, max_iter=20_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        if input_kind == "dask":
+            import dask
+
+            with dask.config.set(scheduler="threads"):
+                est.fit(X, y)
+        else:
+            est.fit(X, y)
+    k = CONSTANTS.size
+    # Rounding only: centred values of exactly zero, coefficients of order 1.
+    assert np.all(np.abs(est.coef_[:, :k]) < 1e-10)
+    # tol=1e-8 on the gradient, Hessian eigenvalues above 1e-3 on these
+    # standardized features: coefficients within ~1e-5 of the optimum.
+    assert_allclose(est.coef_[:, k:], ref.coef_, atol=1e-3)
+    assert_allclose(est.intercept_, ref.intercept_, atol=1e-3)
+    # Probabilities move by at most a quarter of the decision values' error
+    # (|x|_1 * 1e-3 here); measured 1e-5.
+    proba = ref.predict_proba(X_np[:, k:])
+    assert_allclose(np.asarray(est.predict_proba(X)), proba, atol=1e-4)
+
+
+def test_cv_constant_column_without_penalty_gets_no_weight(
+    unpenalized_constant_column,
+):
+    # The batched CV computes the same diagonal coordinates per fold: on
+    # main every setting diverged on this data (scale sqrt(1e-28)).
+    from sklearn_gdlogreg import GDLogisticRegressionCV
+
+    X, y, _ = unpenalized_constant_column
+    cv = GDLogisticRegressionCV(
+        alphas=[0.5, 1.0], C=np.inf, preconditioner="diagonal", max_iter=2000
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cv.fit(X, y)
+    k = CONSTANTS.size
+    assert np.all(np.abs(cv.coef_[:, :k]) < 1e-10)
+    # The model does not depend on the constant's exact value: shifting the
+    # column by 0.1% changes a prediction by |coef| * 0.1% * value.
+    shifted = X.copy()
+    shifted[:, :k] *= 1.001
+    assert_allclose(cv.predict_proba(shifted), cv.predict_proba(X), atol=1e-9)

@@ -761,11 +761,12 @@ cdef inline double _merge_moments(
 
 
 cdef double _moments_range(
-    const floating[:, :] X, const double[:] s, Py_ssize_t lo, Py_ssize_t hi,
-    double* mean, double* m2, double* t_mean, double* t_m2
+    const floating[:, :] X, const double[:] s, const double* shift,
+    Py_ssize_t lo, Py_ssize_t hi, double* mean, double* m2, double* t_mean,
+    double* t_m2
 ) noexcept nogil:
-    """Weighted moments of rows ``lo:hi``: tile by tile, each tile's
-    two-pass moments (in cache) merged into ``mean``, ``m2``."""
+    """Weighted moments of rows ``lo:hi`` of ``X - shift``: tile by tile,
+    each tile's two-pass moments (in cache) merged into ``mean``, ``m2``."""
     cdef Py_ssize_t d = X.shape[1], i, j, t0, t1
     cdef bint by_row = X.strides[1] == sizeof(floating)
     cdef double W = 0.0, w_t, si, v, acc, mu
@@ -788,24 +789,24 @@ cdef double _moments_range(
                 si = s[i]
                 xi = &X[i, 0]
                 for j in range(d):
-                    t_mean[j] += si * xi[j]
+                    t_mean[j] += si * (xi[j] - shift[j])
             for j in range(d):
                 t_mean[j] /= w_t
             for i in range(t0, t1):
                 si = s[i]
                 xi = &X[i, 0]
                 for j in range(d):
-                    v = xi[j] - t_mean[j]
+                    v = (xi[j] - shift[j]) - t_mean[j]
                     t_m2[j] += si * v * v
         else:  # other layouts: down each column of the tile
             for j in range(d):
                 acc = 0.0
                 for i in range(t0, t1):
-                    acc += s[i] * X[i, j]
+                    acc += s[i] * (X[i, j] - shift[j])
                 mu = acc / w_t
                 acc = 0.0
                 for i in range(t0, t1):
-                    v = X[i, j] - mu
+                    v = (X[i, j] - shift[j]) - mu
                     acc += s[i] * v * v
                 t_mean[j] = mu
                 t_m2[j] = acc
@@ -816,6 +817,7 @@ cdef double _moments_range(
 def column_moments(
     const floating[:, :] X,
     const double[:] s,
+    const double[::1] shift,
     double[:, ::1] mean,
     double[:, ::1] m2,
     int n_threads,
@@ -823,7 +825,12 @@ def column_moments(
 ):
     """Weighted mean and centred sum of squares of the columns of dense X.
 
-    One read of X, one contiguous range of rows per thread; within a range,
+    The moments of ``X - shift`` are taken, ``shift`` added back to the
+    mean: with a row of X as ``shift``, a constant column's differences, and
+    so its variance, are exactly zero (unshifted, its mean is rounded and the
+    variance is about ``(eps * mean)^2``, which would make that column's
+    diagonal scale tiny and its coefficient huge). One read of X, one
+    contiguous range of rows per thread; within a range,
     tile by tile (:data:`TILE` rows, in cache): the tile's weighted mean,
     then its centred squares (two passes over the tile, one read of X from
     memory), merged into the running moments with the pairwise update of
@@ -836,6 +843,8 @@ def column_moments(
         Any strides.
     s : ndarray of shape (m,), float64
         Non-negative weights.
+    shift : ndarray of shape (d,), float64
+        Subtracted from every row (a row of X; zeros for the plain moments).
     mean, m2 : ndarray of shape (2 * slots, d_padded), float64
         Outputs in the first ``d`` columns of row 0 (the others scratch):
         ``sum_i s_i x_ij / W`` and ``sum_i s_i (x_ij - mean_j)^2``.
@@ -851,10 +860,11 @@ def column_moments(
     cdef Py_ssize_t n = _n_ranges(m, n_threads, mean.shape[0] // 2, min_rows)
     cdef double W
     cdef double[::1] W_c = np.empty(n)
+    cdef const double* K = &shift[0] if d else NULL
     for c in prange(n, nogil=True, num_threads=n, schedule="static", chunksize=1):
         W_c[c] = _moments_range(
-            X, s, m * c // n, m * (c + 1) // n, &mean[2 * c, 0], &m2[2 * c, 0],
-            &mean[2 * c + 1, 0], &m2[2 * c + 1, 0],
+            X, s, K, m * c // n, m * (c + 1) // n, &mean[2 * c, 0],
+            &m2[2 * c, 0], &mean[2 * c + 1, 0], &m2[2 * c + 1, 0],
         )
     W = W_c[0]
     with nogil:
@@ -863,4 +873,6 @@ def column_moments(
                 W, &mean[0, 0], &m2[0, 0], W_c[c], &mean[2 * c, 0],
                 &m2[2 * c, 0], d,
             )
+        for c in range(d if W > 0.0 else 0):
+            mean[0, c] += shift[c]
     return W

@@ -97,21 +97,64 @@ def weighted_column_moments(X, s):
         Dense X: one compiled read of X, a range of rows per thread, each
         tile's centred (two-pass) moments merged pairwise
         (:func:`._fused.column_moments`); no temporary larger than a few
-        d-vectors.
+        d-vectors. The moments are those of X minus its first row, the row
+        added back to the mean: a constant column's variance is exactly
+        zero, so that its diagonal scale is not a rounding error's square
+        root (which made its coefficient grow to 1e12 without a penalty).
     """
     s = np.asarray(s, dtype=np.float64)
     if sp.issparse(X):
-        mean, sq = _sparse_weighted_sums(X, s)
-        # E[(x - mean)^2] = E[x^2] - mean^2 (sparse data is never centred).
-        sq -= mean**2
-        return mean, np.maximum(sq, 0.0, out=sq)
+        return _sparse_weighted_moments(X, s)
     X = _plain(X)
     n, d = X.shape
     slots = _slots(n)
+    shift = X[0].astype(np.float64) if n else np.zeros(d)
     mean, m2 = _padded((2 * slots, d), np.float64), _padded((2 * slots, d), np.float64)
-    W = _fused.column_moments(X, s, mean, m2, _n_threads(), _MIN_ROWS)
+    W = _fused.column_moments(X, s, shift, mean, m2, _n_threads(), _MIN_ROWS)
     mean, m2 = mean[0, :d], m2[0, :d]
     return mean, (m2 / W if W > 0.0 else m2)
+
+
+def _sparse_weighted_moments(X, s):
+    """:func:`weighted_column_moments` of sparse X, without densifying it.
+
+    ``E[(x - K)^2] - (E[x] - K)^2`` per column, with ``K`` the first stored
+    value of a column that stores every row (so a constant column gives
+    exactly zero, as in the dense pass) and ``K = 0`` for the others (whose
+    unstored zeros stay unread).
+    """
+    n, d = X.shape
+    shift = np.zeros(d)
+    if X.has_canonical_format and X.nnz >= n > 0:
+        # Indices sorted and unique: the columns that store all n rows.
+        full = np.flatnonzero(_stored_per_column(X) == n)
+        if full.size:
+            shift[full] = _first_stored(X, full)
+    total, sq = _sparse_weighted_sums(X, s, shift)
+    var = sq - total**2  # s sums to one
+    return total + shift, np.maximum(var, 0.0, out=var)
+
+
+def _stored_per_column(X):
+    """Stored entries per column of CSR or CSC X (in blocks: no nnz-sized
+    temporary)."""
+    if X.format == "csc":
+        return np.diff(X.indptr)
+    d = X.shape[1]
+    stored = np.zeros(d, dtype=np.intp)
+    for block in _chunks(X.nnz, 8):
+        stored += np.bincount(X.indices[block], minlength=d)
+    return stored
+
+
+def _first_stored(X, columns):
+    """The first stored value of each of ``columns`` of canonical X."""
+    if X.format == "csc":
+        return X.data[X.indptr[columns]]
+    row = np.zeros(X.shape[1])  # row 0, which every full column stores
+    p0, p1 = X.indptr[0], X.indptr[1]
+    row[X.indices[p0:p1]] = X.data[p0:p1]
+    return row[columns]
 
 
 def _padded_length(n, dtype):
@@ -134,8 +177,9 @@ def _plain(X):
     return X if type(X) is np.ndarray else X.view(np.ndarray)
 
 
-def _sparse_weighted_sums(X, s):
-    """``sum_i s_i x_ij`` and ``sum_i s_i x_ij^2`` per column, float64.
+def _sparse_weighted_sums(X, s, shift):
+    """``sum_i s_i y_ij`` and ``sum_i s_i y_ij^2`` per column, float64, of
+    the stored entries ``y_ij = x_ij - shift_j``.
 
     In blocks of the compressed axis of 32768 stored entries: the temporaries
     are a block's weighted values (256 KiB) and a d-vector of bin sums.
@@ -145,6 +189,7 @@ def _sparse_weighted_sums(X, s):
     nnz_per_major = X.nnz / max(n_major, 1)
     d = X.shape[1]
     total, sq = np.zeros(d), np.zeros(d)
+    shifted = bool(np.any(shift))
     for major in _chunks(n_major, 16 * nnz_per_major):
         p0, p1 = X.indptr[major.start], X.indptr[major.stop]
         counts = np.diff(X.indptr[major.start : major.stop + 1])
@@ -155,9 +200,12 @@ def _sparse_weighted_sums(X, s):
             values = s[X.indices[p0:p1]]
             bins = np.repeat(np.arange(major.stop - major.start), counts)
             offset, length = major.start, major.stop - major.start
-        values *= X.data[p0:p1]
+        y = X.data[p0:p1]
+        if shifted:
+            y = y - shift[offset + bins]
+        values *= y
         total[offset : offset + length] += np.bincount(bins, values, length)
-        values *= X.data[p0:p1]
+        values *= y
         sq[offset : offset + length] += np.bincount(bins, values, length)
     return total, sq
 
