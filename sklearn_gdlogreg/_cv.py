@@ -22,6 +22,7 @@ from ._cv_search import (
     search,
     warn_summary,
 )
+from ._fit_state import restores_state_on_error
 from ._gd_logistic import GDLogisticRegression
 
 # GDLogisticRegression's parameters that GDLogisticRegressionCV shares.
@@ -251,6 +252,7 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
+    @restores_state_on_error
     def fit(self, X, y, sample_weight=None, groups=None):
         """Fit every (alpha, C, fold) model, select, refit the best.
 
@@ -269,7 +271,8 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
         Returns
         -------
         self : object
-            The fitted estimator.
+            The fitted estimator. If fitting raises (or is interrupted), the
+            estimator is left as it was before the call.
 
         Examples
         --------

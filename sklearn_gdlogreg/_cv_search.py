@@ -373,7 +373,7 @@ def warn_summary(caught, result, candidates):
             "these settings are scored NaN there and never chosen. Use "
             "smaller learning rates.",
             ConvergenceWarning,
-            stacklevel=3,  # warn_summary, fit, _fit_context
+            stacklevel=4,  # warn_summary, fit, restores_state_on_error, _fit_context
         )
     n_unconverged = result["n_unconverged"] + sum(
         "did not converge" in str(w.message) for w in caught
@@ -383,7 +383,7 @@ def warn_summary(caught, result, candidates):
             f"{n_unconverged} of {diverged.size} fold fits did not converge in "
             "max_iter iterations. Increase max_iter or the learning rates.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 

@@ -25,6 +25,7 @@ from ._compat import (
 )
 from ._dask_estimator import DaskPredictMixin
 from ._dispatch import fit_scaled_out, scale_out_predict, scale_out_preparation
+from ._fit_state import restores_state_on_error
 from ._numerics import weighted_column_moments
 from ._objective import LogisticObjective
 from ._preconditioner import cholesky_applies
@@ -278,6 +279,7 @@ class GDLogisticRegression(
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
+    @restores_state_on_error
     def fit(self, X, y, sample_weight=None):
         """Fit the model by gradient descent on ``J``.
 
@@ -304,15 +306,10 @@ class GDLogisticRegression(
         >>> clf.predict([[0.2], [2.8]])
         array([0, 1])
         """
-        saved = self.__dict__.copy()
-        try:
-            return self._fit(X, y, sample_weight)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
+        return self._fit(X, y, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @restores_state_on_error
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One gradient-descent step on a mini-batch.
 
@@ -321,7 +318,9 @@ class GDLogisticRegression(
         this batch alone: calls over a stream of batches are mini-batch
         gradient descent. The step is taken in the plain coordinates (the
         ``preconditioner`` is not used); ``alpha="auto"`` uses ``1/L`` of the
-        first batch, kept in ``alpha_``. ``n_iter_`` counts the calls and
+        first batch, kept in ``alpha_``; an ``alpha`` changed with
+        ``set_params`` between calls is the step from the next call on (a
+        learning-rate schedule). ``n_iter_`` counts the calls and
         ``cost_history_`` gets one entry per call: the batch cost ``J`` at
         the coefficients *before* that call's step (computed in the same pass
         as the gradient). A call after :meth:`fit` continues from its
@@ -522,7 +521,9 @@ class GDLogisticRegression(
                 f"alpha (e.g. 1/L = {1.0 / L:.4g}){auto}. coef_ and "
                 "intercept_ are those of the iterate with the lowest cost.",
                 ConvergenceWarning,
-                stacklevel=5,  # _warn_if_unconverged, _fit, fit, _fit_context
+                # _warn_if_unconverged, _fit, fit, restores_state_on_error,
+                # _fit_context
+                stacklevel=6,
             )
         elif not result.converged:
             warnings.warn(
@@ -533,7 +534,9 @@ class GDLogisticRegression(
                 + "; ".join(self._convergence_advice(objective))
                 + ".",
                 ConvergenceWarning,
-                stacklevel=5,  # _warn_if_unconverged, _fit, fit, _fit_context
+                # _warn_if_unconverged, _fit, fit, restores_state_on_error,
+                # _fit_context
+                stacklevel=6,
             )
 
     def _convergence_advice(self, objective):

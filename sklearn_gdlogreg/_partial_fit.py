@@ -10,7 +10,9 @@ the batch, and takes one step::
 (followed by the soft-threshold for an L1 penalty): mini-batch gradient
 descent. The step is always taken in the plain coordinates (the diagonal
 preconditioner would change coordinates with every batch). ``alpha="auto"``
-uses ``1/L`` for the first batch's curvature bound ``L`` and keeps it.
+uses ``1/L`` for the first batch's curvature bound ``L`` and keeps it. An
+``alpha`` changed with ``set_params`` between calls (a learning-rate
+schedule) is the step from the next call on.
 """
 
 import numpy as np
@@ -23,12 +25,13 @@ from ._objective import LogisticObjective
 
 
 def partial_fit(est, X, y, classes, sample_weight):
-    """One mini-batch gradient step of ``est``; restores ``est`` on error.
+    """One mini-batch gradient step of ``est``.
 
     Parameters
     ----------
     est : GDLogisticRegression
-        The estimator; its fitted attributes are created or updated.
+        The estimator; its fitted attributes are created or updated (the
+        caller restores them on error).
     X, y, classes, sample_weight
         As in :meth:`GDLogisticRegression.partial_fit`.
 
@@ -36,17 +39,6 @@ def partial_fit(est, X, y, classes, sample_weight):
     -------
     est : GDLogisticRegression
     """
-    saved = est.__dict__.copy()
-    try:
-        _partial_fit(est, X, y, classes, sample_weight)
-    except BaseException:
-        est.__dict__.clear()
-        est.__dict__.update(saved)
-        raise
-    return est
-
-
-def _partial_fit(est, X, y, classes, sample_weight):
     if is_array_api_input(X):
         raise ValueError(
             "partial_fit takes NumPy or SciPy batches; with "
@@ -81,9 +73,13 @@ def _partial_fit(est, X, y, classes, sample_weight):
     if first_call or getattr(est, "_partial_fit_coef", None) is not est.coef_:
         # A new stream (first call, or continuing from `fit`): choose the step
         # for the plain coordinates, and count calls and batch costs afresh.
-        est.alpha_ = _step(est.alpha, objective)
+        est.alpha_, est._partial_fit_alpha = _step(est.alpha, objective), est.alpha
         est.n_iter_ = 0
         est.cost_history_ = np.empty(0)
+    elif est.alpha != est._partial_fit_alpha:
+        # set_params(alpha=...) between calls (a learning-rate schedule):
+        # the new step from this call on, the stream's counts kept.
+        est.alpha_, est._partial_fit_alpha = _step(est.alpha, objective), est.alpha
     theta = objective.from_original(w.astype(X.dtype), b.astype(X.dtype))
 
     J, dtheta = objective.value_grad(theta)  # one pass over the batch
@@ -96,6 +92,7 @@ def _partial_fit(est, X, y, classes, sample_weight):
     est.n_iter_ += 1
     est.cost_history_ = np.append(est.cost_history_, J)
     est._partial_fit_coef = est.coef_  # marks coef_ as partial_fit's own
+    return est
 
 
 def _encode(y, classes):

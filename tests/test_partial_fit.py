@@ -189,3 +189,29 @@ def test_sparse_batches_equal_dense_batches(breast_cancer):
         sparse.partial_fit(sp.csr_matrix(X[rows]), y[rows], classes=[0, 1])
     np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=RTOL, atol=1e-14)
     np.testing.assert_allclose(sparse.cost_history_, dense.cost_history_, rtol=RTOL)
+
+
+def test_alpha_set_between_calls_is_the_next_step(breast_cancer):
+    # A learning-rate schedule written around partial_fit: alpha halved
+    # before every call. On main the first call's alpha_ stayed.
+    X, y = breast_cancer
+    s = np.ones(y.size)
+    clf = GDLogisticRegression(alpha=0.4)
+    w, b = np.zeros((X.shape[1], 1)), np.zeros(1)
+    for k, rows in enumerate(batches(y.size, 128)):
+        alpha = 0.4 / 2**k
+        clf.set_params(alpha=alpha).partial_fit(X[rows], y[rows], classes=[0, 1])
+        w, b, _ = lecture_step(
+            w, b, X[rows], y[rows], s[rows], C=1.0, l1_ratio=0.0, alpha=alpha
+        )
+        assert clf.alpha_ == alpha
+    assert clf.n_iter_ == k + 1  # one stream: the counts go on
+    np.testing.assert_allclose(clf.coef_, w.T, rtol=RTOL)
+    np.testing.assert_allclose(clf.intercept_, b, rtol=RTOL)
+    # Back to "auto": 1/L of the batch at hand (within the Lanczos bound's
+    # tolerance of the exact curvature bound, computed here by eigvalsh).
+    rows = batches(y.size, 128)[0]
+    clf.set_params(alpha="auto").partial_fit(X[rows], y[rows])
+    Xb = np.c_[X[rows], np.ones(len(X[rows]))]
+    L = 0.25 * np.linalg.eigvalsh(Xb.T @ Xb / len(Xb))[-1] + 1.0 / len(Xb)
+    assert clf.alpha_ == pytest.approx(1.0 / L, rel=LANCZOS_RTOL)

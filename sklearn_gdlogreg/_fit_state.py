@@ -1,0 +1,57 @@
+"""Fits that complete, or leave the estimator exactly as it was.
+
+One mechanism for every fitting method (``fit``, ``partial_fit``, the CV's
+``fit``): whatever stops the call, a bad input found late, a failing
+scorer, a lost worker, Ctrl-C or another signal's exception, the estimator's
+attributes are those it had before the call.
+"""
+
+import functools
+
+
+def restores_state_on_error(method):
+    """Decorate a fitting method so that an exception leaves ``self`` as it was.
+
+    The attributes are saved by a shallow copy of ``__dict__`` (fits bind
+    new fitted arrays, never write into the ones they had) and put back by
+    rebinding ``__dict__`` in one step, so that a second interrupt cannot
+    leave them half restored.
+
+    Parameters
+    ----------
+    method : callable
+        ``method(self, *args, **kwargs)``.
+
+    Returns
+    -------
+    callable
+        The decorated method.
+
+    Examples
+    --------
+    >>> class Model:
+    ...     @restores_state_on_error
+    ...     def fit(self, fail):
+    ...         self.coef_ = 1.0
+    ...         if fail:
+    ...             raise ValueError("bad input")
+    ...         return self
+    >>> model = Model()
+    >>> try:
+    ...     model.fit(fail=True)
+    ... except ValueError:
+    ...     pass
+    >>> hasattr(model, "coef_")
+    False
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        saved = self.__dict__.copy()
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__ = saved
+            raise
+
+    return wrapper
