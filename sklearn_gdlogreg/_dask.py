@@ -15,7 +15,9 @@ prox) is :class:`LogisticObjective`'s own code, so the iterates are those of
 the in-memory path up to the order of the floating-point sums.
 """
 
+import asyncio
 import sys
+import time
 from functools import cache
 
 import numpy as np
@@ -28,6 +30,23 @@ from ._preconditioner import diagonal_coordinates
 
 # D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
 # ("Reference data and targets").
+
+# The dask setting that bounds every wait on the workers holding X (placing
+# their actors, one pass over their blocks), and its default: far above one
+# pass over what fits a worker's memory (seconds to a minute), so that only
+# a frozen, hung or unreachable worker reaches it, and the fit then fails
+# naming it instead of waiting forever.
+TIMEOUT_KEY = "sklearn_gdlogreg.timeout"
+DEFAULT_TIMEOUT = "10 minutes"
+_RAISE_LIMIT = f"raise the limit: dask.config.set({{{TIMEOUT_KEY!r}: '30 minutes'}})"
+# While waiting, the cluster's workers are looked at this often (seconds), so
+# that a worker that left is noticed at once rather than at the limit.
+_POLL_S = 0.5
+# Placing the actors, or one pass, is tried at most this many times in a row
+# when workers holding blocks leave the cluster meanwhile.
+_MAX_TRIES = 3
+# The timeouts of distributed's waits (asyncio's is its own class before 3.11).
+_TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
 
 
 def is_dask_array(X):
@@ -108,6 +127,18 @@ def _blockwise_sum(func, width, X, *vectors, **params):
         return parts.sum(axis=0, split_every=_GATHER_PARTS).compute()
 
 
+def cluster_timeout():
+    """Seconds that one wait on the dask workers may take; None for no limit.
+
+    The ``sklearn_gdlogreg.timeout`` dask setting: seconds, or a string such
+    as ``"10 minutes"`` (the default); None waits forever.
+    """
+    import dask
+    from dask.utils import parse_timedelta
+
+    return parse_timedelta(dask.config.get(TIMEOUT_KEY, DEFAULT_TIMEOUT), "s")
+
+
 class _BlockHolder:
     """A dask actor on one worker: the row blocks that live there.
 
@@ -124,6 +155,31 @@ class _BlockHolder:
         return np.concatenate(parts).sum(axis=0)
 
 
+class _WorkerLostError(Exception):
+    """Workers holding blocks left the cluster, or could not be reached."""
+
+    def __init__(self, addresses):
+        super().__init__(", ".join(addresses))
+        self.addresses = addresses
+
+
+class _Deadline:
+    """The end of one bounded wait on the cluster (None: no end)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.end = None if seconds is None else time.monotonic() + seconds
+
+    def step(self):
+        """How long to wait before looking at the cluster's workers again."""
+        if self.end is None:
+            return _POLL_S
+        return max(0.0, min(_POLL_S, self.end - time.monotonic()))
+
+    def passed(self):
+        return self.end is not None and time.monotonic() >= self.end
+
+
 class _BlockActors:
     """One :class:`_BlockHolder` per worker that holds blocks of X.
 
@@ -132,10 +188,16 @@ class _BlockActors:
     through the scheduler: the scheduler's batched messages (10 ms from the
     client, 5 ms to the workers, 2 ms back) put a floor of about 20 ms on
     any graph round trip, three times one pass over D1 on 2 workers.
+
+    Every wait on the workers is bounded by :func:`cluster_timeout`. When a
+    worker holding blocks leaves the cluster (killed, restarted by its
+    nanny), the scheduler recomputes its blocks on the others and the
+    actors are placed again: the pass is repeated, the fit goes on.
     """
 
-    def __init__(self, client, holders):
-        self.client, self.holders = client, holders
+    def __init__(self, client, blocks, timeout):
+        self.client, self.blocks, self.timeout = client, blocks, timeout
+        self.holders = {}  # worker address -> its _BlockHolder actor
 
     @classmethod
     def create(cls, **arrays):
@@ -146,7 +208,7 @@ class _BlockActors:
         """
         try:
             import dask
-            from distributed import futures_of, get_client, wait
+            from distributed import futures_of, get_client
 
             client = get_client()
         except (ImportError, ValueError):  # no distributed, or no client
@@ -161,32 +223,152 @@ class _BlockActors:
                 return None
             columns[name] = [futures[k] for k in keys]
         blocks = [dict(zip(columns, row)) for row in zip(*columns.values())]
+        actors = cls(client, blocks, cluster_timeout())
+        return actors if actors._place() else None
+
+    def _place(self, lost=()):
+        """Place one actor on each worker holding blocks; False if none hold some.
+
+        ``lost``: the addresses of workers found lost, waited for to leave
+        the cluster first. A worker may also leave between finding where the
+        blocks are and placing its actor (an actor is pinned to its worker:
+        it would wait for it forever); its blocks are then recomputed
+        elsewhere and the placement starts over.
+        """
+        deadline = _Deadline(self.timeout)
+        for _ in range(_MAX_TRIES):
+            self._wait_gone(lost, deadline)
+            by_worker = self._where(deadline)
+            if None in by_worker:  # a block not in memory (failed, released)
+                return False
+            placing = {
+                address: self.client.submit(
+                    _BlockHolder, held, actor=True, workers=[address],
+                    allow_other_workers=False, pure=False,
+                )
+                for address, held in by_worker.items()
+            }  # fmt: skip
+            try:
+                self.holders = self._gather(placing, deadline, "place an actor")
+                return True
+            except _WorkerLostError as error:
+                cause, lost = error, error.addresses
+                for future in placing.values():
+                    future.cancel()
+        raise _lost_error(lost) from cause
+
+    def _wait_gone(self, addresses, deadline):
+        """Wait until the scheduler has removed the workers found lost.
+
+        Only then are their blocks recomputed on the others. A worker that
+        cannot be reached but stays in the cluster fails the fit at the
+        deadline.
+        """
+        while still := sorted(set(addresses) & self._workers()):
+            if deadline.passed():
+                raise _silent_error(still, "answer", deadline.seconds)
+            time.sleep(min(0.05, deadline.step()))
+
+    def _where(self, deadline):
+        """``{worker address: its blocks}``, once every block is in memory."""
+        from distributed import wait
+
+        keys = [b["X"] for b in self.blocks]
         # Each block's arrays live together (y and s were computed beside X).
-        wait([b["X"] for b in blocks])  # persisted: where they are, once done
-        where = client.who_has([b["X"] for b in blocks])
+        left = None if deadline.end is None else deadline.end - time.monotonic()
+        try:
+            wait(keys, timeout=max(left, 0.0) if left is not None else None)
+        except _TIMEOUTS:
+            raise TimeoutError(
+                f"The blocks of X were not all in the dask workers' memory "
+                f"within {deadline.seconds:g} s ({_RAISE_LIMIT})."
+            ) from None
+        where = self.client.who_has(keys)
         by_worker = {}
-        for b in blocks:
+        for b in self.blocks:
             workers = where.get(b["X"].key) or [None]
             by_worker.setdefault(workers[0], []).append(b)
-        if None in by_worker:
-            return None
-        holders = [
-            client.submit(
-                _BlockHolder, held, actor=True, workers=[address],
-                allow_other_workers=False, pure=False,
-            ).result()
-            for address, held in by_worker.items()
-        ]  # fmt: skip
-        return cls(client, holders)
+        return by_worker
+
+    def _gather(self, pending, deadline, what):
+        """``{address: result}`` of ``{address: future}``, one per worker.
+
+        Raises :class:`_WorkerLostError` as soon as a worker still to answer is
+        gone from the cluster (or, for an actor call, cannot be reached),
+        and TimeoutError naming the workers silent at the deadline.
+        """
+        pending, results = dict(pending), {}
+        while pending:
+            address, future = next(iter(pending.items()))
+            try:
+                results[address] = future.result(timeout=deadline.step())
+                del pending[address]
+                continue
+            except _TIMEOUTS:
+                pass
+            except Exception as error:
+                # OSError: the actor's worker cannot be contacted; anything
+                # else is the block function's own error, unless the worker
+                # is gone (distributed then fails the actor's future).
+                if isinstance(error, OSError) or address not in self._workers():
+                    raise _WorkerLostError([address]) from error
+                raise
+            gone = sorted(set(pending) - self._workers())
+            if gone:
+                raise _WorkerLostError(gone)
+            if deadline.passed():
+                raise _silent_error(sorted(pending), what, deadline.seconds)
+        return results
+
+    def _workers(self):
+        """The addresses of the cluster's workers, as the scheduler sees them."""
+        return set(self.client.nthreads())
 
     def sum(self, func, names, params):
         """``sum_b func(X_b, v_b..., **params)``: one call to each worker."""
         return np.sum(self.results(func, names, params), axis=0)
 
     def results(self, func, names, params):
-        """Each worker's sum over its blocks, as it reaches the client."""
-        calls = [h.sum(func, names, params) for h in self.holders]
-        return [call.result() for call in calls]
+        """Each worker's sum over its blocks, as it reaches the client.
+
+        A worker lost during the pass: the actors are placed again on the
+        workers left (its blocks recomputed there) and the pass repeated.
+        """
+        for _ in range(_MAX_TRIES):
+            try:
+                calls = {
+                    address: holder.sum(func, names, params)
+                    for address, holder in self.holders.items()
+                }
+                done = self._gather(calls, _Deadline(self.timeout), "finish a pass")
+                return list(done.values())
+            except RuntimeError as error:  # "Worker holding Actor was lost"
+                lost = _WorkerLostError(sorted(set(self.holders) - self._workers()))
+                if not lost.addresses:
+                    raise
+                lost.__cause__ = error
+            except _WorkerLostError as error:
+                lost = error
+            if not self._place(lost.addresses):  # a block lost for good
+                raise _lost_error(lost.addresses) from lost
+        raise _lost_error(lost.addresses) from lost
+
+
+def _silent_error(addresses, what, seconds):
+    return TimeoutError(
+        f"The dask worker(s) {', '.join(addresses)} holding blocks of X did "
+        f"not {what} within {seconds:g} s: frozen, overloaded or cut off? "
+        f"Restart them (or the cluster) and fit again, or {_RAISE_LIMIT}."
+    )
+
+
+def _lost_error(addresses):
+    return RuntimeError(
+        f"The dask worker(s) {', '.join(addresses)} holding blocks of X left "
+        f"the cluster {_MAX_TRIES} times in a row, and their blocks could not "
+        f"be placed on the remaining workers. Check the workers' logs (memory "
+        f"limit?), then persist X again or restart the cluster, and fit again."
+    )
 
 
 def _beside(X, v):
@@ -233,6 +415,17 @@ class DaskLogisticObjective(LogisticObjective):
         Non-negative weights ``s_i``.
     n_classes, C, l1_ratio, fit_intercept, preconditioner
         As in :class:`LogisticObjective`.
+
+    Notes
+    -----
+    On a ``dask.distributed`` cluster, every wait on the workers holding X
+    (placing their actors, each pass) is bounded by the dask setting
+    ``sklearn_gdlogreg.timeout`` (seconds, or a string such as
+    ``"10 minutes"``, the default; None for no limit): a worker that does
+    not answer in time raises TimeoutError naming it. A worker that leaves
+    the cluster is not an error: its blocks are recomputed on the others
+    and the pass is repeated. RuntimeError names the workers when that
+    fails three times in a row.
     """
 
     def __init__(

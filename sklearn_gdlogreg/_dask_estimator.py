@@ -25,6 +25,16 @@ def prepare_dask(est, X, y, sample_weight):
     -------
     objective : DaskLogisticObjective
     classes : ndarray of shape (n_classes,)
+
+    Raises
+    ------
+    TimeoutError
+        A worker holding blocks of X did not answer within the dask setting
+        ``sklearn_gdlogreg.timeout`` (default ``"10 minutes"``); the
+        message names it. Also raised later, by a pass of the fit.
+    RuntimeError
+        Workers holding blocks kept leaving the cluster (a worker that
+        leaves once has its blocks recomputed on the others).
     """
     import dask
     import dask.array as da
