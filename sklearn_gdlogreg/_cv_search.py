@@ -39,6 +39,7 @@ from ._batched import (
     batched_gradient_descent,
     diagonal_preconditioner,
 )
+from ._fit_state import caller_stacklevel
 from ._numerics import single_threaded_blas
 from ._numerics._threads import effective_n_threads
 from ._weights import check_penalty, check_weights, class_weights, weighted
@@ -373,7 +374,7 @@ def warn_summary(caught, result, candidates):
             "these settings are scored NaN there and never chosen. Use "
             "smaller learning rates.",
             ConvergenceWarning,
-            stacklevel=4,  # warn_summary, fit, restores_state_on_error, _fit_context
+            stacklevel=caller_stacklevel(),
         )
     n_unconverged = result["n_unconverged"] + sum(
         "did not converge" in str(w.message) for w in caught
@@ -383,7 +384,7 @@ def warn_summary(caught, result, candidates):
             f"{n_unconverged} of {diverged.size} fold fits did not converge in "
             "max_iter iterations. Increase max_iter or the learning rates.",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=caller_stacklevel(),
         )
 
 

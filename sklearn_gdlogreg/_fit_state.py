@@ -7,6 +7,8 @@ attributes are those it had before the call.
 """
 
 import functools
+import os
+import sys
 
 
 def restores_state_on_error(method):
@@ -55,3 +57,35 @@ def restores_state_on_error(method):
             raise
 
     return wrapper
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def caller_stacklevel():
+    """The ``stacklevel`` that points a warning at the user's call into a fit.
+
+    The first frame, from the caller of this function's caller outwards,
+    that is neither in this package nor in scikit-learn's ``_fit_context``
+    wrapper (``sklearn/base.py``): the user's line, or the scikit-learn
+    meta-estimator (Pipeline, GridSearchCV) that called ``fit``. Fixed
+    levels went stale whenever a frame was added on the way (dask, the
+    array API, the CV's refit all reach the solver by other paths).
+
+    Returns
+    -------
+    int
+        For ``warnings.warn(..., stacklevel=caller_stacklevel())`` called
+        directly in the warning function.
+    """
+    frame, level = sys._getframe(2), 2
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        inside = path.startswith(_PACKAGE_DIR + os.sep) or (
+            frame.f_code.co_name == "wrapper"
+            and path.endswith(os.path.join("sklearn", "base.py"))
+        )
+        if not inside:
+            return level
+        frame, level = frame.f_back, level + 1
+    return level

@@ -25,7 +25,7 @@ from ._compat import (
 )
 from ._dask_estimator import DaskPredictMixin
 from ._dispatch import fit_scaled_out, scale_out_predict, scale_out_preparation
-from ._fit_state import restores_state_on_error
+from ._fit_state import caller_stacklevel, restores_state_on_error
 from ._numerics import weighted_column_moments
 from ._objective import LogisticObjective
 from ._preconditioner import cholesky_applies
@@ -521,9 +521,7 @@ class GDLogisticRegression(
                 f"alpha (e.g. 1/L = {1.0 / L:.4g}){auto}. coef_ and "
                 "intercept_ are those of the iterate with the lowest cost.",
                 ConvergenceWarning,
-                # _warn_if_unconverged, _fit, fit, restores_state_on_error,
-                # _fit_context
-                stacklevel=6,
+                stacklevel=caller_stacklevel(),
             )
         elif not result.converged:
             warnings.warn(
@@ -534,9 +532,7 @@ class GDLogisticRegression(
                 + "; ".join(self._convergence_advice(objective))
                 + ".",
                 ConvergenceWarning,
-                # _warn_if_unconverged, _fit, fit, restores_state_on_error,
-                # _fit_context
-                stacklevel=6,
+                stacklevel=caller_stacklevel(),
             )
 
     def _convergence_advice(self, objective):

@@ -226,3 +226,31 @@ def test_pickle_and_joblib_round_trips_are_bitwise(fitted, exported):
     joblib.dump(model, buffer)
     buffer.seek(0)
     _assert_same_fit(joblib.load(buffer), model, X)
+
+
+def test_skops_recipe_for_the_cv_and_callbacks(fitted):
+    # The types docs/errors.rst (UntrustedTypesFoundException) tells users
+    # to trust: the CV search adds its own class; a callback set on a model
+    # adds the callback's.
+    sio = pytest.importorskip("skops.io", reason="needs the 'export' extra")
+    from sklearn_gdlogreg import GDLogisticRegressionCV
+
+    _, X = fitted
+    X = np.asarray(X)
+    y = (X[:, 0] > np.median(X[:, 0])).astype(int)
+    cv = _fit(GDLogisticRegressionCV(alphas=[0.1, 1.0], cv=3), X, y)
+    data = sio.dumps(cv)
+    trusted = ["sklearn_gdlogreg._cv.GDLogisticRegressionCV", *SKOPS_TRUSTED]
+    assert sorted(sio.get_untrusted_types(data=data)) == sorted(trusted)
+    loaded = sio.loads(data, trusted=trusted)
+    assert_array_equal(loaded.predict_proba(X), cv.predict_proba(X))
+
+    callback = pytest.importorskip("sklearn.callback", reason="scikit-learn >= 1.9")
+    est = GDLogisticRegression(max_iter=5).set_callbacks(callback.ProgressBar())
+    _fit(est, X, y)
+    data = sio.dumps(est)
+    trusted = [f"{type(est._skl_callbacks[0]).__module__}.ProgressBar"]
+    trusted = sorted([*trusted, *SKOPS_TRUSTED])
+    assert sorted(sio.get_untrusted_types(data=data)) == trusted
+    loaded = sio.loads(data, trusted=trusted)
+    assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))

@@ -327,3 +327,21 @@ def test_cv_constant_column_without_penalty_gets_no_weight(
     shifted = X.copy()
     shifted[:, :k] *= 1.001
     assert_allclose(cv.predict_proba(shifted), cv.predict_proba(X), atol=1e-9)
+
+
+def test_convergence_warnings_point_at_the_callers_line(breast_cancer):
+    # As scikit-learn's own warnings: at the user's line, not inside this
+    # package or scikit-learn's fit wrapper (on main: sklearn/base.py).
+    from sklearn_gdlogreg import GDLogisticRegressionCV
+
+    X, y = breast_cancer
+    fits = [
+        lambda: GDLogisticRegression(max_iter=2).fit(X, y),
+        lambda: GDLogisticRegressionCV(alphas=[0.1, 1e4], max_iter=2, cv=2).fit(X, y),
+    ]
+    for fit in fits:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit()
+        where = {w.filename for w in caught if w.category is ConvergenceWarning}
+        assert where == {__file__}
