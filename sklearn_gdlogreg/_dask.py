@@ -18,13 +18,12 @@ the in-memory path up to the order of the floating-point sums.
 import asyncio
 import sys
 import time
-from functools import cache
 
 import numpy as np
 
 from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
-from ._numerics import FusedPass
+from ._numerics import FusedPass, single_threaded_blas
 from ._objective import LogisticObjective
 from ._preconditioner import diagonal_coordinates
 
@@ -121,7 +120,8 @@ def _blockwise_sum(func, width, X, *vectors, **params):
     # oversubscribe the cores (10x slower on a busy 2-core machine). The
     # limit is process-wide, so it holds for the threaded scheduler's
     # workers; distributed's worker processes start single-threaded anyway.
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    # The package's one limiter: shared with concurrent fits, fork-safe.
+    with single_threaded_blas():
         if parts.numblocks[0] <= _GATHER_PARTS:  # one hop less to the client
             return parts.compute().sum(axis=0)
         return parts.sum(axis=0, split_every=_GATHER_PARTS).compute()
@@ -393,13 +393,6 @@ def _aligned(a):
     ten times slower per pass. Aligned blocks are returned as they are.
     """
     return a if a.flags.aligned else a.copy()
-
-
-@cache
-def _blas_controller():
-    from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
-
-    return ThreadpoolController()
 
 
 class DaskLogisticObjective(LogisticObjective):

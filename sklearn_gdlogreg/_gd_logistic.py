@@ -418,7 +418,10 @@ class GDLogisticRegression(
         # The objective holds what it needs: the float64 weights made here
         # need not live through the descent.
         del y_enc, s
-        return self._solve(objective, classes, callback_data=(X, y, sample_weight))
+        # BLAS limited once for the descent (large problems only), not once
+        # per pass: a pass's limit then costs a counter, not a call into BLAS.
+        with objective.blas_context():
+            return self._solve(objective, classes, callback_data=(X, y, sample_weight))
 
     def _solve(self, objective, classes, callback_data=None):
         """Pick the step, run the solver, set the fitted attributes.

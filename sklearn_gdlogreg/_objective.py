@@ -134,6 +134,14 @@ class LogisticObjective:
             self._fused = FusedPass(self.X, self.n_out, self.kind, self.y, self.s)
         return self._fused
 
+    def blas_context(self):
+        """The fused pass's BLAS limit (``FusedPass.blas_context``).
+
+        Held across a whole descent, it is entered once: the passes inside
+        enter it again without a call into BLAS.
+        """
+        return self._fused_pass().blas_context()
+
     def new_raw(self):
         """An uninitialized buffer for raw predictions, (n_samples, n_out).
 

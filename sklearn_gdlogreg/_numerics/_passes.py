@@ -14,12 +14,12 @@ finish, into buffers allocated once.
 """
 
 import contextlib
-from functools import cache
 
 import numpy as np
 import scipy.sparse as sp
 
 from . import _fused
+from ._blas_limit import BLAS_LIMIT
 from ._threads import effective_n_threads
 
 # D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
@@ -211,21 +211,18 @@ def _sparse_weighted_sums(X, s, shift):
 
 
 # ------------------------------------------------------------ fused pass
-@cache
-def _threadpool_controller():
-    from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
-
-    return ThreadpoolController()
-
-
 def single_threaded_blas():
     """Context manager limiting BLAS to one thread.
 
     The fused pass makes its own threads; beside them, for the small
     products around them, BLAS's threads would only add synchronisation,
-    which stalls badly when the machine is busy.
+    which stalls badly when the machine is busy. The limit is the
+    process-wide, reference-counted and fork-safe one of
+    :mod:`._blas_limit`, shared by every fit in the process: the blocks of
+    concurrent fits cannot leave it set behind them, and nested blocks cost
+    no call into BLAS.
     """
-    return _threadpool_controller().limit(limits=1, user_api="blas")
+    return BLAS_LIMIT
 
 
 def _labels(mode, y):
