@@ -25,7 +25,7 @@ from ._compat import (
 from ._dispatch import resolve_preconditioner
 from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
-from ._preconditioner import diagonal_coordinates
+from ._preconditioner import diagonal_coordinates, original_gradient
 
 _NUMPY_NAMES = ("numpy", "array_api_compat.numpy")
 _ROWS_BYTES = 1 << 26  # row chunks of about 64 MiB for the moments' temporaries
@@ -259,6 +259,18 @@ class ArrayAPIObjective:
         threshold = (step * self.l1) / self._scale
         w = xp.sign(w) * _positive_part(xp, xp.abs(w) - threshold)
         return xp.concat([w, theta[d:, :]], axis=0)
+
+    def gradient_norm(self, theta, dtheta):
+        """As :meth:`LogisticObjective.gradient_norm`, in ``xp``."""
+        d = self.n_features
+        db = dtheta[d, :] if self.fit_intercept else None
+        w = self.to_original(theta)[0] if self.l1 else None
+        g = original_gradient(
+            dtheta[:d, :], db, scale=self._scale, mean=self._mean, w=w, l1=self.l1,
+            xp=self.xp,
+        )  # fmt: skip
+        norm = self.max_abs(g)
+        return max(norm, self.max_abs(db)) if db is not None else norm
 
     def max_abs(self, a):
         """``max |a|`` as a float (0 for an empty array)."""

@@ -44,7 +44,7 @@ import scipy.sparse as sp
 
 from ._loss import CURVATURE_BOUND
 from ._numerics import _batched_kernels, weighted_column_moments
-from ._preconditioner import diagonal_coordinates
+from ._preconditioner import diagonal_coordinates, original_gradient
 
 # D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
 # ("Reference data and targets").
@@ -382,6 +382,29 @@ class BatchedObjective:
         if self.scale is not None:
             b = b - np.einsum("jm,jmk->mk", self._mean[:, :, 0], w)
         return w, b
+
+    def gradient_norms(self, theta, dtheta):
+        """Each model's :meth:`LogisticObjective.gradient_norm`: shape (m,).
+
+        The max-norm of J's gradient in the user's coordinates (the
+        minimum-norm subgradient with an L1 penalty), what ``tol`` bounds.
+        """
+        d = self.n_features
+        db = dtheta[d] if self.fit_intercept else None
+        diagonal = self.scale is not None
+        w = self.to_original(theta)[0] if self._has_l1 else None
+        g = original_gradient(
+            dtheta[:d],
+            db if diagonal else None,
+            scale=self._scale if diagonal else 1.0,
+            mean=self._mean if diagonal else 0.0,
+            w=w,
+            l1=self.l1.astype(self.dtype)[:, None],
+        )
+        norms = np.abs(g).max(axis=(0, 2), initial=0.0).astype(np.float64)
+        if db is not None:
+            norms = np.maximum(norms, np.abs(db).max(axis=1, initial=0.0))
+        return norms
 
     def from_original(self, w, b):
         """``(w, b)`` to solver coordinates (inverse of :meth:`to_original`)."""
@@ -734,7 +757,8 @@ def batched_gradient_descent(objective, theta0, *, step, max_iter, tol):
         Each model's fixed learning rate ``alpha_j``.
     max_iter : int
     tol : float
-        A model stops when its (proximal) gradient max-norm is <= tol.
+        A model stops when the max-norm of its gradient in the user's
+        coordinates is <= tol (:meth:`BatchedObjective.gradient_norms`).
 
     Returns
     -------
@@ -753,19 +777,15 @@ def batched_gradient_descent(objective, theta0, *, step, max_iter, tol):
     histories[0] = state.J
     k = 0
     while k < max_iter and state.cols.size:
-        theta_new = state.objective.prox(
-            state.theta - state.step_b * state.dtheta, state.step
-        )
-        diff = state.theta - theta_new
-        diff = np.abs(diff, out=diff).max(axis=(0, 2), initial=0.0)
-        gnorm = diff.astype(np.float64) / state.step
-        done = gnorm <= tol
+        done = state.objective.gradient_norms(state.theta, state.dtheta) <= tol
         if done.any():
             out.converged[state.cols[done]] = True
             _finish(out, state, done, state.theta, k)
-            theta_new = theta_new[:, ~done]
             if not state.cols.size:
                 break
+        theta_new = state.objective.prox(
+            state.theta - state.step_b * state.dtheta, state.step
+        )
         J, dtheta = state.objective.value_grad(theta_new)
         k += 1
         histories[k, state.cols] = J

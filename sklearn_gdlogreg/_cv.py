@@ -101,7 +101,10 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
         Maximum number of updates of every model.
 
     tol : float, default=1e-4
-        Each model stops when its gradient max-norm is at most ``tol``.
+        Each model stops when the max-norm of its gradient in the
+        coordinates of ``coef_`` and ``intercept_`` (the minimum-norm
+        subgradient with an L1 penalty) is at most ``tol``, as
+        :class:`GDLogisticRegression`.
 
     init : {"zeros", "random"}, default="zeros"
         Starting point of every model.

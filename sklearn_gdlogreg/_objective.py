@@ -44,6 +44,7 @@ from ._preconditioner import (
     CholeskyPreconditioner,
     check_cholesky_applicable,
     diagonal_coordinates,
+    original_gradient,
 )
 
 # D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
@@ -341,6 +342,25 @@ class LogisticObjective:
         return grad.astype(self.dtype, copy=False)
 
     # ------------------------------------------------- solver helpers
+    def gradient_norm(self, theta, dtheta):
+        """Max-norm of J's gradient in the user's coordinates: what ``tol`` bounds.
+
+        From the solver's gradient ``dtheta`` at ``theta``, without a pass
+        over X (see :func:`._preconditioner.original_gradient`; with an L1
+        penalty, the minimum-norm subgradient).
+        """
+        d = self.n_features
+        dw = dtheta[:d]
+        if self._chol is not None:
+            dw, scale = self._chol.unchain(dw), 1.0
+        else:
+            scale = self._scale
+        db = dtheta[-1] if self.fit_intercept else None
+        w = self._weights(theta) if self.l1 else None
+        g = original_gradient(dw, db, scale=scale, mean=self._mean, w=w, l1=self.l1)
+        norm = self.max_abs(g)
+        return max(norm, self.max_abs(db)) if db is not None else norm
+
     def max_abs(self, a):
         """``max |a|`` as a float (0 for an empty array)."""
         return float(np.abs(a).max(initial=0.0))

@@ -91,6 +91,48 @@ def diagonal_coordinates(mean, var, *, l2, curvature, fit_intercept, xp=np):
     return mean, scale, xp.where(constant, xp.zeros_like(scale), 1.0 / scale)
 
 
+def original_gradient(dw, db, *, scale, mean, w, l1, xp=np):
+    """The gradient of ``J`` in the user's coordinates ``(w, b)``: the ``w`` part.
+
+    What ``tol`` bounds (the intercept's part is ``db`` itself), as
+    LogisticRegression's lbfgs bounds its gradient: the solvers' chain rule
+    ``dw' = (dJ/dw - mean db) / scale`` undone, a d-sized operation::
+
+        dJ/dw = scale * dw' + mean * db
+
+    (``R dw'`` in place of ``scale * dw'`` for the Cholesky coordinates: the
+    caller passes ``R dw'`` and ``scale=1``). With an L1 penalty, the
+    minimum-norm subgradient: ``dJ/dw + l1 sign(w)`` where ``w != 0``, the
+    soft-threshold of ``dJ/dw`` by ``l1`` where ``w = 0``; zero exactly at
+    the optimum.
+
+    Parameters
+    ----------
+    dw : array of shape (n_features, ..., n_out)
+        The smooth part's gradient in the solver's coordinates.
+    db : array of shape (..., n_out) or None
+        The intercept's gradient (None without an intercept).
+    scale, mean : arrays broadcasting against ``dw``
+        The diagonal coordinates (:func:`diagonal_coordinates`).
+    w : array of the shape of ``dw``
+        The weights in the user's coordinates (read only with ``l1``).
+    l1 : float or array broadcasting against ``dw``
+        The L1 penalty strength.
+    xp : namespace
+
+    Returns
+    -------
+    array of the shape of ``dw``
+    """
+    g = dw * scale
+    if db is not None:
+        g = g + mean * db
+    if not xp.any(xp.asarray(l1) > 0):
+        return g
+    shrunk = xp.sign(g) * xp.clip(xp.abs(g) - l1, 0.0, None)
+    return xp.where(w != 0, g + l1 * xp.sign(w), shrunk)
+
+
 def cholesky_applies(X, l1):
     """Whether ``preconditioner="cholesky"`` can be used for this problem."""
     try:
@@ -190,3 +232,7 @@ class CholeskyPreconditioner:
     def chain(self, dw):
         """Gradient in ``w'`` from the gradient ``dw`` in ``w``: ``R^{-1} dw``."""
         return self.R_inv @ dw
+
+    def unchain(self, dw_prime):
+        """Inverse of :meth:`chain`: ``R dw'``."""
+        return self.R @ dw_prime
