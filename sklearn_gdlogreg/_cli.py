@@ -340,7 +340,7 @@ def _check_diverged(model, notes):
 
     The estimator's divergence warning names the largest stable step 2/L; a
     --cv search's summary of the settings that diverged on some folds (scored
-    NaN there, never chosen) gives none and stays a note.
+    on their lowest-cost iterate there) gives none and stays a note.
     """
     for note in notes:
         step = STABLE_STEP.search(note)

@@ -2,6 +2,7 @@
 
 import time
 import warnings
+from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,14 +15,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import StrOptions, _check_sample_weight, _fit_context, validate_data
-from ._cv_search import (
-    SearchSettings,
+from ._cv_results import (
     accepts_sample_weight,
-    candidate_grid,
     format_results,
-    search,
+    report_fit_failures,
     warn_summary,
 )
+from ._cv_search import SearchSettings, candidate_grid, search
 from ._fit_state import restores_state_on_error
 from ._gd_logistic import GDLogisticRegression
 
@@ -74,6 +74,14 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
 
     refit : bool, default=True
         Refit the best setting on the whole data (then ``predict`` etc. work).
+
+    error_score : "raise" or float, default=np.nan
+        As in :class:`~sklearn.model_selection.GridSearchCV`: the score of a
+        (setting, split) whose fit or scorer raises, with a
+        :class:`~sklearn.exceptions.FitFailedWarning` (failed fits) or a
+        ``UserWarning`` (failed scorer); ``"raise"`` re-raises the error. If
+        every fit fails, ``fit`` raises ``ValueError`` whatever this is. A
+        fit that diverges does not fail: it is scored as returned.
 
     C : float, default=1.0
         Inverse regularization strength, as in :class:`GDLogisticRegression`;
@@ -128,7 +136,9 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
         The chosen ``C``.
 
     best_score_ : float
-        Mean cross-validated score of the chosen setting.
+        Mean cross-validated score of the chosen setting (NaN when every
+        setting has a NaN score: then the first is chosen, as in
+        ``GridSearchCV``).
 
     best_index_ : int
         Index of the chosen setting in ``cv_results_``.
@@ -142,9 +152,10 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
         ``split{k}_test_score``, ``mean_test_score``, ``std_test_score``,
         ``rank_test_score``, ``mean_fit_time`` (the batched fit's time shared
         equally among its models), ``std_fit_time``, ``mean_score_time``,
-        ``std_score_time``. A setting that diverged on a fold scores NaN there,
-        as a failed fit does in ``GridSearchCV(error_score=np.nan)``, and is
-        never chosen.
+        ``std_score_time``. A model that diverged is scored on the iterate
+        with the lowest cost, which :class:`GDLogisticRegression` returns
+        after a divergence; a fit or scorer that raised scores
+        ``error_score``. NaN mean scores rank last, as in ``GridSearchCV``.
 
     cost_histories_ : list of list of ndarray
         ``cost_histories_[i][k]``: the cost ``J`` of setting ``i`` on the
@@ -178,7 +189,9 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
     ``s_i`` normalised by their sum ``S_k`` over those rows and penalty
     ``1/(C S_k)``; with ``class_weight="balanced"`` the class weights are
     computed on those rows, as a fit on them would. Each model stops on its
-    own tolerance, or when ``J`` rises above its start (divergence).
+    own tolerance, or when ``J`` rises above its start (divergence): it is
+    then scored on its lowest-cost iterate, as ``GridSearchCV`` scores the
+    ``GDLogisticRegression`` that diverges the same way.
 
     Examples
     --------
@@ -205,6 +218,7 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
         "cv": ["cv_object"],
         "scoring": [StrOptions(set(get_scorer_names())), callable, None],
         "refit": ["boolean"],
+        "error_score": [StrOptions({"raise"}), Real],
         # The batched search implements the plain and diagonal coordinates
         # only; "cholesky" is refused here rather than silently ignored.
         "preconditioner": [StrOptions({"auto", "diagonal"}), None],
@@ -218,6 +232,7 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
         cv=None,
         scoring=None,
         refit=True,
+        error_score=np.nan,
         C=1.0,
         l1_ratio=0.0,
         solver="auto",
@@ -235,6 +250,7 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
         self.cv = cv
         self.scoring = scoring
         self.refit = refit
+        self.error_score = error_score
         self.C = C
         self.l1_ratio = l1_ratio
         self.solver = solver
@@ -310,10 +326,13 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
         # when sample_weight is given and the scorer accepts it.
         weighted = sample_weight is not None and accepts_sample_weight(scorer)
         settings = self._search_settings(sw if weighted else None)
+        fit_weight = None if sample_weight is None else sw
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            result = search(X, y, sw, candidates, folds, scorer, settings)
+            result = search(X, y, fit_weight, candidates, folds, scorer, settings)
+        # GridSearchCV's order: scorer warnings, failed fits, non-finite means.
         warn_summary(caught, result, candidates)
+        report_fit_failures(result, self.error_score)
 
         self.n_splits_ = len(folds)
         self.cost_histories_ = result["histories"]
@@ -335,6 +354,7 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
             make_estimator=self._base_estimator,
             score_weight=score_weight,
             accuracy_scoring=self.scoring in (None, "accuracy"),
+            error_score=self.error_score,
             **{
                 name: getattr(self, name)
                 for name in _SOLVER_PARAMS
@@ -344,13 +364,8 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------ selection and refit
     def _select(self, candidates):
+        """The best rank, the first among ties (all NaN: all rank 1)."""
         means = self.cv_results_["mean_test_score"]
-        if np.all(np.isnan(means)):
-            raise ValueError(
-                f"Every setting failed on some fold (alphas={self.alphas!r}): "
-                "gradient descent diverged. Use smaller learning rates; the "
-                "ConvergenceWarning gives the largest stable step 2/L."
-            )
         self.best_index_ = int(np.argmin(self.cv_results_["rank_test_score"]))
         self.best_params_ = dict(candidates[self.best_index_])
         self.best_score_ = float(means[self.best_index_])

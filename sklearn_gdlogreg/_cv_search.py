@@ -16,20 +16,20 @@ Two paths give the same scores:
   class, a fold with zero total weight).
 
 Either returns a *result* dict (see :func:`empty_result`), which
-:func:`format_results` turns into GridSearchCV's ``cv_results_`` and
-:func:`warn_summary` into one warning per kind.
+:mod:`._cv_results` turns into GridSearchCV's ``cv_results_`` and warnings.
+A diverged model is scored on its lowest-cost iterate (what
+``GDLogisticRegression`` returns then); a fit that raises is recorded with
+its traceback and scored ``error_score``, as ``GridSearchCV`` does.
 """
 
-import inspect
+import itertools
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from traceback import format_exc
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import rankdata
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ParameterGrid
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
@@ -39,7 +39,7 @@ from ._batched import (
     batched_gradient_descent,
     diagonal_preconditioner,
 )
-from ._fit_state import caller_stacklevel
+from ._cv_results import score
 from ._numerics import single_threaded_blas
 from ._numerics._threads import effective_n_threads
 from ._weights import check_penalty, check_weights, class_weights, weighted
@@ -60,6 +60,8 @@ class SearchSettings:
     per-sample weight of the test scores, or None (unweighted).
     ``accuracy_scoring`` says that the scorer computes the accuracy of
     ``predict``: the batched path then scores all models at once.
+    ``error_score`` is GridSearchCV's: the score of a fit or scorer that
+    raises, or ``"raise"``.
     """
 
     make_estimator: Callable
@@ -75,6 +77,7 @@ class SearchSettings:
     class_weight: object
     score_weight: object = None
     accuracy_scoring: bool = False
+    error_score: object = np.nan
 
 
 def candidate_grid(alphas, Cs, C):
@@ -101,8 +104,11 @@ def candidate_grid(alphas, Cs, C):
     return list(ParameterGrid(grid))
 
 
-def search(X, y, sw, candidates, folds, scorer, settings):
+def search(X, y, sample_weight, candidates, folds, scorer, settings):
     """Scores of every candidate on every split, batched where possible.
+
+    ``sample_weight`` is the validated array, or None when the user gave
+    none (the fits one by one then get none, as in ``GridSearchCV``).
 
     Returns
     -------
@@ -110,10 +116,12 @@ def search(X, y, sw, candidates, folds, scorer, settings):
         As :func:`empty_result`, filled in.
     """
     if can_batch(y, folds, settings.solver):
-        result = batched_search(X, y, sw, candidates, folds, scorer, settings)
+        result = batched_search(
+            X, y, sample_weight, candidates, folds, scorer, settings
+        )
         if result is not None:
             return result
-    return sequential_search(X, y, sw, candidates, folds, scorer, settings)
+    return sequential_search(X, y, sample_weight, candidates, folds, scorer, settings)
 
 
 def can_batch(y, folds, solver):
@@ -128,9 +136,13 @@ def can_batch(y, folds, solver):
 
 
 def empty_result(n_cand, n_splits):
-    """The result of a search before any fit: NaN scores, no histories."""
+    """The result of a search before any fit: NaN scores, no histories.
+
+    ``fit_errors[i][k]`` is the traceback of a fit that raised, else None.
+    """
     return {
         "scores": np.full((n_cand, n_splits), np.nan),
+        "fit_errors": [[None] * n_splits for _ in range(n_cand)],
         "fit_time": np.zeros((n_cand, n_splits)),
         "score_time": np.zeros((n_cand, n_splits)),
         "diverged": np.zeros((n_cand, n_splits), dtype=bool),
@@ -140,8 +152,12 @@ def empty_result(n_cand, n_splits):
 
 
 # ------------------------------------------------------------ batched path
-def batched_search(X, y, sw, candidates, folds, scorer, settings):
+def batched_search(X, y, sample_weight, candidates, folds, scorer, settings):
     """Every (setting, split) model trained together; None if it cannot be.
+
+    None too when a fold's weights or a candidate's penalty are refused
+    (some fits would raise): the sequential path then records each failure,
+    as GridSearchCV does for ``error_score``.
 
     Column ``j`` of the batch is candidate ``j // n_splits`` on split
     ``j % n_splits``. BLAS gets one thread throughout: the products of small
@@ -152,14 +168,17 @@ def batched_search(X, y, sw, candidates, folds, scorer, settings):
     encoder = LabelEncoder()
     y_enc = encoder.fit_transform(y)
     classes = encoder.classes_
-    s_folds = np.column_stack(
-        [
-            fold_weights(y, y_enc, classes, sw, train, settings.class_weight)
-            for train, _ in folds
-        ]
-    )
-    S = s_folds.sum(axis=0)
-    if not np.all(S > 0):
+    sw = np.ones(y.shape) if sample_weight is None else sample_weight
+    try:
+        s_folds = np.column_stack(
+            [
+                fold_weights(y, y_enc, classes, sw, train, settings.class_weight)
+                for train, _ in folds
+            ]
+        )
+        S = s_folds.sum(axis=0)
+        check_penalty(min(p.get("C", settings.C) for p in candidates), S.min())
+    except ValueError:
         return None
     n_threads = _n_threads(X, len(candidates) * len(folds))
     with single_threaded_blas():
@@ -185,9 +204,11 @@ def batched_search(X, y, sw, candidates, folds, scorer, settings):
             est.n_iter_, est.cost_history_ = int(res.n_iter[j]), res.cost_histories[j]
             return est
 
+        # Diverged models too: on their lowest-cost iterate, as returned.
         tests = [_test_part(X, y, settings.score_weight, test) for _, test in folds]
-        for i, k in zip(*np.nonzero(~out["diverged"])):
-            score(out, i, k, model(i, i * len(folds) + k), scorer, *tests[k])
+        for i, k in np.ndindex(out["scores"].shape):
+            est = model(i, i * len(folds) + k)
+            score(out, i, k, est, scorer, *tests[k], settings.error_score)
     return out
 
 
@@ -206,10 +227,8 @@ def _batched_accuracy(out, X, y, classes, w_all, b_all, folds, settings):
         Z = np.asarray(X_test @ w.reshape(w.shape[0], -1)).reshape(-1, *b.shape) + b
         labels = (Z[:, :, 0] > 0).astype(int) if classes.size == 2 else Z.argmax(2)
         correct = classes[labels] == y_test[:, None]
-        scores = np.average(correct, axis=0, weights=w_test)
-        ok = ~out["diverged"][:, k]
-        out["scores"][ok, k] = scores[ok]
-        out["score_time"][:, k] = (time.perf_counter() - start) / len(scores)
+        out["scores"][:, k] = np.average(correct, axis=0, weights=w_test)
+        out["score_time"][:, k] = (time.perf_counter() - start) / len(b)
 
 
 def _batched_objective(X, y_enc, n_classes, s_norm, S, candidates, settings, n_threads):
@@ -217,7 +236,6 @@ def _batched_objective(X, y_enc, n_classes, s_norm, S, candidates, settings, n_t
     n_splits = S.size
     split_of = np.tile(np.arange(n_splits), len(candidates))
     C = np.repeat([p.get("C", settings.C) for p in candidates], n_splits)
-    check_penalty(C.min(), S.min())
     penalty = np.where(np.isinf(C), 0.0, 1.0 / (C * S[split_of]))
     weights = np.ascontiguousarray(s_norm.astype(X.dtype)[:, split_of])
     problem = dict(
@@ -274,7 +292,10 @@ def _n_threads(X, n_models):
 
 
 def fold_weights(y, y_enc, classes, sw, train, class_weight):
-    """``s_i`` of GDLogisticRegression fitted on ``train`` (0 elsewhere)."""
+    """``s_i`` of GDLogisticRegression fitted on ``train`` (0 elsewhere).
+
+    Raises ValueError where that fit would (weights it refuses).
+    """
     s = np.zeros_like(sw)
     s_train = sw[train]
     if class_weight is not None:
@@ -313,102 +334,42 @@ def fitted_model(est, classes, w, b):
 
 
 # --------------------------------------------------------- sequential path
-def sequential_search(X, y, sw, candidates, folds, scorer, settings):
-    """One GDLogisticRegression per (setting, split): the general path."""
+def sequential_search(X, y, sample_weight, candidates, folds, scorer, settings):
+    """One GDLogisticRegression per (setting, split): the general path.
+
+    As GridSearchCV's ``_fit_and_score``: a fit that raises re-raises when
+    ``error_score="raise"``, else is scored ``error_score`` and its traceback
+    kept for :func:`._cv_results.report_fit_failures`.
+    """
     out = empty_result(len(candidates), len(folds))
-    for i, params in enumerate(candidates):
-        for k, (train, test) in enumerate(folds):
-            est = settings.make_estimator(**params)
-            start = time.perf_counter()
-            try:
-                est.fit(X[train], y[train], sample_weight=sw[train])
-            except ValueError:  # as GridSearchCV(error_score=np.nan)
-                out["diverged"][i, k] = True
-                continue
+    error_score = settings.error_score
+    for (i, params), (k, (train, test)) in itertools.product(
+        enumerate(candidates), enumerate(folds)
+    ):
+        est = settings.make_estimator(**params)
+        fit_weight = None if sample_weight is None else sample_weight[train]
+        start = time.perf_counter()
+        try:
+            est.fit(X[train], y[train], sample_weight=fit_weight)
+        except Exception:
+            if error_score == "raise":
+                raise
             out["fit_time"][i, k] = time.perf_counter() - start
-            J = est.cost_history_
-            out["histories"][i][k] = J
-            if not np.isfinite(J[-1]) or J[-1] > J[0] + _RISE_RTOL * max(
-                1.0, abs(J[0])
-            ):
-                out["diverged"][i, k] = True
-                continue
-            score(
-                out, i, k, est, scorer, *_test_part(X, y, settings.score_weight, test)
-            )
+            out["scores"][i, k] = error_score
+            out["fit_errors"][i][k] = format_exc()
+            continue
+        out["fit_time"][i, k] = time.perf_counter() - start
+        J = est.cost_history_
+        out["histories"][i][k] = J
+        # For the summary only: a diverged model is scored as returned.
+        out["diverged"][i, k] = not np.isfinite(J[-1]) or J[-1] > J[0] + (
+            _RISE_RTOL * max(1.0, abs(J[0]))
+        )
+        test_part = _test_part(X, y, settings.score_weight, test)
+        score(out, i, k, est, scorer, *test_part, error_score)
     return out
-
-
-# ----------------------------------------------------- scoring and results
-def accepts_sample_weight(scorer):
-    """Whether ``scorer`` takes a ``sample_weight`` keyword."""
-    accept = getattr(scorer, "_accept_sample_weight", None)
-    if accept is not None:
-        return accept()
-    return "sample_weight" in inspect.signature(scorer).parameters
 
 
 def _test_part(X, y, score_weight, test):
     """A split's test rows: ``X``, ``y`` and the score weights (or None)."""
     return X[test], y[test], None if score_weight is None else score_weight[test]
-
-
-def score(out, i, k, est, scorer, X_test, y_test, w_test):
-    """Score ``est`` on split ``k``'s test rows into ``out[..][i, k]``."""
-    start = time.perf_counter()
-    kwargs = {} if w_test is None else {"sample_weight": w_test}
-    out["scores"][i, k] = scorer(est, X_test, y_test, **kwargs)
-    out["score_time"][i, k] = time.perf_counter() - start
-
-
-def warn_summary(caught, result, candidates):
-    """One warning per kind, instead of one per (setting, split) model."""
-    for w in caught:  # anything but the fold models' convergence reports
-        if not issubclass(w.category, ConvergenceWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    diverged = result["diverged"]
-    if diverged.any():
-        bad = [candidates[i] for i in np.flatnonzero(diverged.any(axis=1))]
-        warnings.warn(
-            f"Gradient descent diverged (or failed) on some folds for {bad}; "
-            "these settings are scored NaN there and never chosen. Use "
-            "smaller learning rates.",
-            ConvergenceWarning,
-            stacklevel=caller_stacklevel(),
-        )
-    n_unconverged = result["n_unconverged"] + sum(
-        "did not converge" in str(w.message) for w in caught
-    )
-    if n_unconverged:
-        warnings.warn(
-            f"{n_unconverged} of {diverged.size} fold fits did not converge in "
-            "max_iter iterations. Increase max_iter or the learning rates.",
-            ConvergenceWarning,
-            stacklevel=caller_stacklevel(),
-        )
-
-
-def format_results(candidates, result):
-    """cv_results_ in GridSearchCV's format (its ``_format_results``)."""
-    results = {}
-    for key in ("fit_time", "score_time"):
-        results[f"mean_{key}"] = result[key].mean(axis=1)
-        results[f"std_{key}"] = result[key].std(axis=1)
-    for name in candidates[0]:
-        values = np.array([p[name] for p in candidates])
-        results[f"param_{name}"] = np.ma.MaskedArray(values, mask=False)
-    results["params"] = candidates
-    scores = result["scores"]
-    for k in range(scores.shape[1]):
-        results[f"split{k}_test_score"] = scores[:, k]
-    means = scores.mean(axis=1)
-    results["mean_test_score"] = means
-    results["std_test_score"] = np.sqrt(np.mean((scores - means[:, None]) ** 2, axis=1))
-    # NaN (failed) settings rank with the worst, as in GridSearchCV.
-    if np.all(np.isnan(means)):
-        rank = np.ones_like(means, dtype=np.int32)
-    else:
-        filled = np.where(np.isnan(means), np.nanmin(means) - 1, means)
-        rank = rankdata(-filled, method="min").astype(np.int32)
-    results["rank_test_score"] = rank
-    return results

@@ -200,7 +200,8 @@ def test_diverged_fit_exits_1_with_the_stable_step(tmp_path):
 
 
 def test_cv_with_a_diverging_alpha_is_no_failure(tmp_path):
-    # Settings that diverge on folds score NaN and are never chosen: a note.
+    # Settings that diverge on folds are scored on their lowest-cost iterate
+    # (a poor score): a note, not a failure.
     res = _run("--cv", "3", "--alphas", "0.1", "1e6", "--solver", "gd", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert float(re.search(r"alpha=(\S+)\s.*<- chosen", res.stdout).group(1)) == 0.1

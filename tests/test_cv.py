@@ -1,13 +1,19 @@
 """GDLogisticRegressionCV against its oracle, GridSearchCV(GDLogisticRegression)."""
 
+import re
 import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import load_breast_cancer, load_iris, make_classification
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    make_classification,
+)
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -150,17 +156,194 @@ def test_fold_models_match_separate_fits(
         _assert_same_search(ours, theirs, 3)
 
 
-def test_divergent_alpha_is_nan_and_never_chosen(breast_cancer):
-    X, y = breast_cancer
-    # 2/L is about 0.3 here: alpha=50 makes J blow up at the first step.
-    search = GDLogisticRegressionCV([0.1, 50.0], cv=3, max_iter=50)
-    with pytest.warns(ConvergenceWarning, match="diverged"):
+def _cut_tracebacks(text):
+    """``text`` with each traceback in it reduced to its last line."""
+    return re.sub(r"Traceback \(most recent call last\):\n(?:[ \t].*\n)*", "", text)
+
+
+def _fit_recording(search, X, y):
+    """Fit ``search``; return it, its warnings and its ConvergenceWarnings.
+
+    Each warning but the ConvergenceWarnings (one per fit in GridSearchCV,
+    a summary in ours) as ``(category, message)``, every traceback cut to
+    its last line (the exception): ours and GridSearchCV's stacks differ.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         search.fit(X, y)
-    assert np.isnan(search.cv_results_["mean_test_score"][1])
-    assert search.cv_results_["rank_test_score"].tolist() == [1, 2]
-    assert search.alpha_ == 0.1
-    with pytest.warns(ConvergenceWarning), pytest.raises(ValueError, match="alphas"):
-        GDLogisticRegressionCV([50.0], cv=3).fit(X, y)
+    convergence = [issubclass(w.category, ConvergenceWarning) for w in caught]
+    return (
+        search,
+        [
+            (w.category, _cut_tracebacks(str(w.message)))
+            for w, conv in zip(caught, convergence)
+            if not conv
+        ],
+        [str(w.message) for w, conv in zip(caught, convergence) if conv],
+    )
+
+
+def _assert_same_cv_results(ours, theirs):
+    """Same keys, settings, scores (NaN where NaN), ranks and choice.
+
+    Scores are compared exactly: both fit the same iterates up to summation
+    order (~1e-13 relative), and a score is a fraction of correct predictions
+    (or the error_score), which such rounding changes only where a decision
+    value lies within ~1e-13 of a tie -- none does on these data.
+    """
+    assert set(ours.cv_results_) == set(theirs.cv_results_)
+    assert ours.cv_results_["params"] == theirs.cv_results_["params"]
+    for key, value in theirs.cv_results_.items():
+        if key.startswith(("split", "mean_test", "std_test", "rank", "param_")):
+            np.testing.assert_array_equal(ours.cv_results_[key], value, err_msg=key)
+    assert ours.best_index_ == theirs.best_index_
+    assert ours.best_params_ == theirs.best_params_
+    np.testing.assert_array_equal(ours.best_score_, theirs.best_score_)
+
+
+@pytest.mark.parametrize("solver", ["gd", "nesterov"])
+def test_diverged_settings_scored_as_grid_search(solver):
+    # The issue's case: on raw digits, alpha=0.03 and 0.1 diverge on every
+    # fold. GridSearchCV scores the lowest-cost iterate that
+    # GDLogisticRegression returns then (with a ConvergenceWarning), and so
+    # must the CV: batched ("gd") or fitted one by one ("nesterov").
+    X, y = load_digits(return_X_y=True)
+    alphas = [1e-3, 1e-2, 0.03, 0.1]
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    params = dict(max_iter=50, solver=solver)
+    ours = GDLogisticRegressionCV(alphas, cv=cv, **params)
+    ours, ours_warnings, ours_convergence = _fit_recording(ours, X, y)
+    theirs = GridSearchCV(GDLogisticRegression(**params), {"alpha": alphas}, cv=cv)
+    theirs, their_warnings, their_convergence = _fit_recording(theirs, X, y)
+    assert np.isfinite(theirs.cv_results_["mean_test_score"]).all()
+    _assert_same_cv_results(ours, theirs)
+    assert ours_warnings == their_warnings == []
+    # One summary of the divergences, for the per-fit warnings.
+    assert any("diverged" in m for m in their_convergence)
+    assert sum("diverged on some folds" in m for m in ours_convergence) == 1
+    np.testing.assert_allclose(ours.coef_, theirs.best_estimator_.coef_, rtol=1e-10)
+
+
+def _flaky_scorer(estimator, X, y):
+    """Accuracy, except for alpha=0.1 on the 189-row test fold: an error."""
+    if estimator.alpha == 0.1 and X.shape[0] == 189:
+        raise RuntimeError("this scorer fails on purpose")
+    return estimator.score(X, y)
+
+
+# Failing fits: with weights (here class weights), GDLogisticRegression
+# refuses C=1e-160 on every fold, its penalty 1/(C S) beyond 1.3e154
+# ("penalty"); a training fold of one class fails for every setting
+# ("one_class_fold"); "both": every fit of C=1e-160 and those of that fold
+# (C=1 first: chosen when all mean scores are NaN, its refit succeeds).
+_UNIT_WEIGHTS = {"class_weight": {0: 1.0, 1: 1.0}}
+FAILURES = {
+    "scorer": dict(scoring=_flaky_scorer),
+    "penalty": dict(Cs=[1.0, 1e-160], **_UNIT_WEIGHTS),
+    "one_class_fold": dict(one_class_fold=True),
+    "both": dict(Cs=[1.0, 1e-160], one_class_fold=True, **_UNIT_WEIGHTS),
+}
+
+
+def _failing_search(breast_cancer, failure, solver, error_score):
+    """Ours and GridSearchCV's search, set to fail as ``FAILURES[failure]``."""
+    X, y = breast_cancer
+    folds = list(KFold(3, shuffle=True, random_state=0).split(X))  # 190, 190, 189
+    spec = dict(FAILURES[failure])
+    if spec.pop("one_class_fold", False):
+        rest = np.flatnonzero(y == 1)
+        folds.append((np.flatnonzero(y == 0), rest))
+    grid = {"alpha": [0.01, 0.1]}
+    if "Cs" in spec:
+        grid["C"] = spec["Cs"]
+    params = dict(max_iter=30, solver=solver)
+    if "class_weight" in spec:
+        params["class_weight"] = spec.pop("class_weight")
+    ours = GDLogisticRegressionCV(
+        grid["alpha"], cv=folds, error_score=error_score, **spec, **params
+    )
+    theirs = GridSearchCV(
+        GDLogisticRegression(**params),
+        grid,
+        cv=folds,
+        scoring=spec.get("scoring"),
+        error_score=error_score,
+    )
+    return ours, theirs
+
+
+@pytest.mark.parametrize("error_score", [np.nan, 0.0])
+@pytest.mark.parametrize("solver", ["gd", "nesterov"])
+@pytest.mark.parametrize("failure", list(FAILURES))
+def test_failures_scored_as_grid_search(breast_cancer, failure, solver, error_score):
+    # A fit or scorer that raises is scored error_score, with GridSearchCV's
+    # warnings (FitFailedWarning for fits, UserWarning for scorers, and one
+    # for non-finite mean scores); the choice and refit follow.
+    ours, theirs = _failing_search(breast_cancer, failure, solver, error_score)
+    X, y = breast_cancer
+    theirs, their_warnings, _ = _fit_recording(theirs, X, y)
+    ours, ours_warnings, _ = _fit_recording(ours, X, y)
+    assert their_warnings  # the case does fail somewhere
+    _assert_same_cv_results(ours, theirs)
+    assert ours_warnings == their_warnings
+    np.testing.assert_allclose(ours.coef_, theirs.best_estimator_.coef_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["gd", "nesterov"])
+@pytest.mark.parametrize("failure", list(FAILURES))
+def test_error_score_raise_raises_as_grid_search(breast_cancer, failure, solver):
+    ours, theirs = _failing_search(breast_cancer, failure, solver, "raise")
+    X, y = breast_cancer
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.raises(Exception) as their_error:
+            theirs.fit(X, y)
+        message = re.escape(str(their_error.value))
+        with pytest.raises(type(their_error.value), match=message):
+            ours.fit(X, y)
+    assert not hasattr(ours, "cv_results_")  # left as before the fit
+
+
+@pytest.mark.parametrize("solver", ["gd", "nesterov"])
+def test_all_fits_failing_raises_as_grid_search(breast_cancer, solver):
+    # Every fit fails (the penalty overflows): GridSearchCV raises, whatever
+    # error_score, and so does the CV, with the same message.
+    X, y = breast_cancer
+    params = dict(max_iter=30, solver=solver, C=1e-160, **_UNIT_WEIGHTS)
+    theirs = GridSearchCV(GDLogisticRegression(**params), {"alpha": [0.01, 0.1]}, cv=3)
+    with pytest.raises(ValueError, match="All the 6 fits failed") as their_error:
+        theirs.fit(X, y)
+    ours = GDLogisticRegressionCV([0.01, 0.1], cv=3, **params)
+    with pytest.raises(ValueError) as our_error:
+        ours.fit(X, y)
+    assert _cut_tracebacks(str(our_error.value)) == _cut_tracebacks(
+        str(their_error.value)
+    )
+
+
+@pytest.mark.parametrize("solver", ["gd", "nesterov"])
+def test_every_score_failing_is_no_error(breast_cancer, solver):
+    # Only failed *fits* make GridSearchCV raise: a scorer failing everywhere
+    # gives NaN scores, rank 1 for all, the first setting chosen and refitted.
+    X, y = breast_cancer
+
+    def failing_scorer(estimator, X, y):
+        raise RuntimeError("no score")
+
+    params = dict(max_iter=30, solver=solver)
+    ours = GDLogisticRegressionCV([0.01, 0.1], cv=3, scoring=failing_scorer, **params)
+    ours, ours_warnings, _ = _fit_recording(ours, X, y)
+    theirs = GridSearchCV(
+        GDLogisticRegression(**params),
+        {"alpha": [0.01, 0.1]},
+        cv=3,
+        scoring=failing_scorer,
+    )
+    theirs, their_warnings, _ = _fit_recording(theirs, X, y)
+    _assert_same_cv_results(ours, theirs)
+    assert np.isnan(ours.best_score_) and ours.alpha_ == 0.01
+    assert ours_warnings == their_warnings
+    np.testing.assert_allclose(ours.coef_, theirs.best_estimator_.coef_, rtol=1e-10)
 
 
 def test_cv_results_format_matches_grid_search(breast_cancer):
