@@ -30,7 +30,7 @@ from ._numerics import weighted_column_moments
 from ._objective import LogisticObjective
 from ._preconditioner import cholesky_applies
 from ._solvers import SOLVERS
-from ._weights import check_weights, class_weights, weighted
+from ._weights import check_penalty, check_weights, class_weights, weighted
 
 
 def _in_memory(X):
@@ -400,6 +400,7 @@ class GDLogisticRegression(
             )
         if sample_weight is None and self.class_weight is None:
             s = np.broadcast_to(1.0, y_enc.shape)  # equal: no n-vector of ones
+            check_penalty(self.C, float(s.size))
         else:
             s = self._sample_weights(X, y, y_enc, classes, sample_weight)
         if classes.size == 2:

@@ -301,9 +301,12 @@ def accelerated_gradient(
             break
         if gnorm <= tol:
             # Small at y, the point before this update: check it at x, which
-            # is returned (one more pass), and go on plainly from x if not.
-            y, J_y, t, plain = x, J, 1.0, True
-            _, dy = objective.value_grad_pass(y, Zx)
+            # is returned (one more pass, into the free buffer); if not, the
+            # descent goes on as it would have.
+            _, dx = objective.value_grad_pass(x, Z_new)
+            if objective.gradient_norm(x, dx) <= tol:
+                converged = True
+                break
     return SolverResult(
         x, np.asarray(history, dtype=np.float64), k, converged, diverged, used
     )

@@ -175,10 +175,12 @@ def test_sample_weights_beyond_float64_are_named(Xy, fit, make, value, message):
         fit(make(), X, y, np.full(len(y), value))
 
 
-def test_penalty_overflow_is_named(Xy):
+@pytest.mark.parametrize("weights", [None, 1e-10])
+def test_penalty_overflow_is_named(Xy, weights):
     X, y = Xy
+    sw = None if weights is None else np.full(len(y), weights)
     with pytest.raises(ValueError, match=r"1 / \(C \* sum of sample weights\).*C"):
-        GDLogisticRegression(C=1e-300).fit(X, y, sample_weight=np.full(len(y), 1e-10))
+        GDLogisticRegression(C=1e-160 if sw is None else 1e-300).fit(X, y, sw)
 
 
 def test_only_weight_ratios_and_C_times_their_sum_matter(Xy):
