@@ -83,7 +83,7 @@ def main():
     print(table(header, rows))
     print(
         "\nours: GDLogisticRegression() (solver='auto': nesterov, alpha='auto', "
-        "preconditioner='auto': diagonal, tol=1e-4, max_iter=1000); "
+        "preconditioner='auto': diagonal, tol=1e-4, max_iter=10000); "
         "lbfgs: LogisticRegression(max_iter=1000). One fit each."
     )
 

@@ -358,8 +358,9 @@ class LogisticObjective:
         db = dtheta[-1] if self.fit_intercept else None
         w = self._weights(theta) if self.l1 else None
         g = original_gradient(dw, db, scale=scale, mean=self._mean, w=w, l1=self.l1)
-        norm = self.max_abs(g)
-        return max(norm, self.max_abs(db)) if db is not None else norm
+        norm = float(np.abs(g).max()) if d else 0.0
+        # db has n_out entries: a Python max beats two NumPy calls (2 us).
+        return max(norm, *map(abs, db.tolist())) if db is not None else norm
 
     def max_abs(self, a):
         """``max |a|`` as a float (0 for an empty array)."""
