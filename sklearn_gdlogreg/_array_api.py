@@ -22,10 +22,13 @@ from ._compat import (
     to_numpy,
     validate_data,
 )
-from ._dispatch import resolve_preconditioner
 from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
-from ._preconditioner import diagonal_coordinates, original_gradient
+from ._preconditioner import (
+    diagonal_coordinates,
+    original_gradient,
+    resolve_preconditioner,
+)
 
 _NUMPY_NAMES = ("numpy", "array_api_compat.numpy")
 _ROWS_BYTES = 1 << 26  # row chunks of about 64 MiB for the moments' temporaries
@@ -75,7 +78,6 @@ class ArrayAPIObjective:
         self.n_out = 1 if n_classes == 2 else n_classes
         self.fit_intercept = fit_intercept
         S = float(xp.sum(s))
-        self.sum_weights = S
         self.s = s / S
         classes = xp.arange(self.n_out if self.n_out > 1 else 2, device=device)
         Y = xp.astype(y[:, None] == classes[None, :], X.dtype)  # one-hot
@@ -220,13 +222,6 @@ class ArrayAPIObjective:
             return value, grad
         return value, grad, float(self._loss(Z_grad) + self.penalty_xp(theta_grad))
 
-    def value_grad_from_raw(self, theta, Z):
-        """``J`` and the gradient at theta from its raw predictions."""
-        Z = Z.Z if isinstance(Z, _Raw) else Z
-        data, R = self._loss_residual(Z, Z)
-        value = float(data + self.penalty_xp(theta))
-        return value, self._solver_gradient(theta, self.X.T @ R, R)
-
     def value_from_raw(self, theta, Z):
         """``J`` at theta given its raw predictions (array or holder)."""
         Z = Z.Z if isinstance(Z, _Raw) else Z
@@ -335,7 +330,7 @@ def prepare_array_api(est, X, y, sample_weight):
     objective : ArrayAPIObjective
     classes : ndarray of shape (n_classes,)
     """
-    preconditioner = resolve_preconditioner(est, "array-API")
+    preconditioner = resolve_preconditioner(est.preconditioner, est.alpha, "array-API")
     xp, _ = get_namespace(X)
     X = validate_data(est, X, dtype=[xp.float64, xp.float32])
     _, _, device = get_namespace_and_device(X)

@@ -444,7 +444,6 @@ class DaskLogisticObjective(LogisticObjective):
         self.fit_intercept = fit_intercept
         sample_weight = sample_weight.astype(np.float64).rechunk((rows,))
         S = float(sample_weight.sum().compute())
-        self.sum_weights = S
         s = (sample_weight / S).astype(self.dtype)
         y, s = (_beside(X, v.rechunk((rows,))) for v in (y, s))
         X = X.map_blocks(_aligned, dtype=X.dtype)
@@ -494,11 +493,6 @@ class DaskLogisticObjective(LogisticObjective):
         """No buffer: raw predictions are recomputed block by block."""
         return None
 
-    def raw_prediction(self, theta):
-        """Lazy ``X @ w + b``: a dask array, never computed here."""
-        w, b = self.to_original(theta)
-        return self.X @ w + b
-
     def _pass(self, theta, theta_grad=None):
         """J's data term at theta and at theta_grad, ``X.T @ R``, ``sum R``.
 
@@ -522,18 +516,10 @@ class DaskLogisticObjective(LogisticObjective):
         """``J`` at ``theta``; one blockwise pass."""
         return self.value_grad(theta)[0]
 
-    def value_from_raw(self, theta, Z):
-        """``J`` at ``theta`` (``Z`` is not used: recomputed where it lives)."""
-        return self.value(theta)
-
     def value_grad(self, theta):
         """``J`` and the smooth gradient at ``theta``; one blockwise pass."""
         data, _, G, db = self._pass(theta)
         return data + self.penalty(theta), self._solver_gradient(theta, G, db)
-
-    def value_grad_from_raw(self, theta, Z):
-        """As :meth:`value_grad` (``Z`` is not used)."""
-        return self.value_grad(theta)
 
     def value_grad_pass(self, theta, Z, momentum=None):
         """``J`` at theta and the gradient at theta or Nesterov's point.

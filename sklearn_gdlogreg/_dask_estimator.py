@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._dask import DaskLogisticObjective, is_dask_array
-from ._dispatch import resolve_preconditioner
+from ._preconditioner import resolve_preconditioner
 from ._weights import check_weight_sum, class_weights
 
 
@@ -39,7 +39,7 @@ def prepare_dask(est, X, y, sample_weight):
     import dask
     import dask.array as da
 
-    preconditioner = resolve_preconditioner(est, "dask")
+    preconditioner = resolve_preconditioner(est.preconditioner, est.alpha, "dask")
     if X.ndim != 2 or any(np.isnan(c) for c in X.chunks[0]):
         raise ValueError(
             f"X must be a 2-D dask array with known chunk sizes, got shape "

@@ -63,20 +63,3 @@ def scale_out_predict(est, method, X):
         if is_array_api_input(X):
             return predict_proba_xp(est, X, log=method == "predict_log_proba")
     return None
-
-
-def resolve_preconditioner(est, kind):
-    """The estimator's preconditioner for a ``kind`` ("dask", ...) input.
-
-    ``"auto"`` is resolved as in ``fit``; ``"cholesky"`` (a dense d x d
-    factorization on the host) is refused with a clear error.
-    """
-    preconditioner = est.preconditioner
-    if preconditioner == "auto":
-        return "diagonal" if est.alpha == "auto" else None
-    if preconditioner not in (None, "diagonal"):
-        raise ValueError(
-            f"preconditioner={preconditioner!r} is not supported for {kind} "
-            "input; use preconditioner='diagonal' (or 'auto'), or NumPy input."
-        )
-    return preconditioner

@@ -28,7 +28,7 @@ from ._dispatch import fit_scaled_out, scale_out_predict, scale_out_preparation
 from ._fit_state import caller_stacklevel, restores_state_on_error
 from ._numerics import weighted_column_moments
 from ._objective import LogisticObjective
-from ._preconditioner import cholesky_applies
+from ._preconditioner import cholesky_applies, resolve_preconditioner
 from ._solvers import SOLVERS
 from ._weights import check_penalty, check_weights, class_weights, weighted
 
@@ -408,9 +408,7 @@ class GDLogisticRegression(
             # of float64 less (D3: 3% of X), freed before the objective's.
             y_enc = (y_enc == 1).view(np.uint8)
 
-        preconditioner = self.preconditioner
-        if preconditioner == "auto":
-            preconditioner = "diagonal" if self.alpha == "auto" else None
+        preconditioner = resolve_preconditioner(self.preconditioner, self.alpha)
         objective = LogisticObjective(
             X,
             y_enc,

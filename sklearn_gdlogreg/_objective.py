@@ -120,7 +120,6 @@ class LogisticObjective:
         self.n_out = 1 if n_classes == 2 else n_classes
         self.fit_intercept = fit_intercept
         S = float(np.sum(sample_weight, dtype=np.float64))
-        self.sum_weights = S
         self.s = _normalized(sample_weight, S, self.dtype)
         penalty = 0.0 if np.isinf(C) else 1.0 / (C * S)
         self.l2 = (1.0 - l1_ratio) * penalty

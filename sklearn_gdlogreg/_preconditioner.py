@@ -50,6 +50,38 @@ MAX_FEATURES = 2000
 _RIDGE_RTOL = 1e-10
 
 
+def resolve_preconditioner(preconditioner, alpha, kind=None):
+    """The coordinates a fit works in: ``"auto"`` resolved, support checked.
+
+    Parameters
+    ----------
+    preconditioner : {"auto", "diagonal", "cholesky"} or None
+        The estimator's parameter.
+    alpha : float or "auto"
+        The estimator's learning rate.
+    kind : str, optional
+        An input other than in-memory NumPy/SciPy (``"dask"``,
+        ``"array-API"``), which supports the plain and diagonal coordinates
+        only: ``"cholesky"`` (a dense d x d factorization on the host) is
+        refused with a clear error.
+
+    Returns
+    -------
+    {"diagonal", "cholesky"} or None
+        ``"auto"`` is ``"diagonal"`` for ``alpha="auto"`` and the plain
+        coordinates for a fixed alpha, which is then exactly the lecture's
+        step.
+    """
+    if preconditioner == "auto":
+        return "diagonal" if alpha == "auto" else None
+    if kind is not None and preconditioner not in (None, "diagonal"):
+        raise ValueError(
+            f"preconditioner={preconditioner!r} is not supported for {kind} "
+            "input; use preconditioner='diagonal' (or 'auto'), or NumPy input."
+        )
+    return preconditioner
+
+
 def diagonal_coordinates(mean, var, *, l2, curvature, fit_intercept, xp=np):
     """Shift and scale of the diagonal preconditioner, from column moments.
 
