@@ -24,6 +24,7 @@ from ._compat import (
 )
 from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
+from ._penalty import soft_threshold, strengths
 from ._preconditioner import (
     diagonal_coordinates,
     original_gradient,
@@ -82,9 +83,7 @@ class ArrayAPIObjective:
         classes = xp.arange(self.n_out if self.n_out > 1 else 2, device=device)
         Y = xp.astype(y[:, None] == classes[None, :], X.dtype)  # one-hot
         self.Y = Y[:, 1:] if self.kind == "binary" else Y
-        penalty = 0.0 if np.isinf(C) else 1.0 / (C * S)
-        self.l2 = (1.0 - l1_ratio) * penalty
-        self.l1 = l1_ratio * penalty
+        self.l2, self.l1 = strengths(C, l1_ratio, S)
         self.preconditioner = preconditioner  # the coordinates' name
         self._setup_preconditioner(preconditioner)
 
@@ -252,7 +251,7 @@ class ArrayAPIObjective:
         xp, d = self.xp, self.n_features
         w = theta[:d, :]
         threshold = (step * self.l1) / self._scale
-        w = xp.sign(w) * _positive_part(xp, xp.abs(w) - threshold)
+        w = soft_threshold(w, threshold, xp)
         return xp.concat([w, theta[d:, :]], axis=0)
 
     def gradient_norm(self, theta, dtheta):

@@ -44,6 +44,7 @@ import scipy.sparse as sp
 
 from ._loss import CURVATURE_BOUND
 from ._numerics import _batched_kernels, weighted_column_moments
+from ._penalty import soft_threshold
 from ._preconditioner import diagonal_coordinates, original_gradient
 
 # D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
@@ -689,7 +690,7 @@ class BatchedObjective:
         threshold = (step * self.l1).astype(self.dtype)[:, None]
         if self.scale is not None:
             threshold = threshold / self._scale
-        np.copyto(w, np.sign(w) * np.maximum(np.abs(w) - threshold, 0.0))
+        np.copyto(w, soft_threshold(w, threshold))
         return out
 
 

@@ -42,6 +42,7 @@ from ._batched import (
 from ._cv_results import score
 from ._numerics import single_threaded_blas
 from ._numerics._threads import effective_n_threads
+from ._penalty import strengths
 from ._weights import check_penalty, check_weights, class_weights, weighted
 
 _RISE_RTOL = 1e-12  # as in _solvers: a rise of J beyond rounding
@@ -236,12 +237,12 @@ def _batched_objective(X, y_enc, n_classes, s_norm, S, candidates, settings, n_t
     n_splits = S.size
     split_of = np.tile(np.arange(n_splits), len(candidates))
     C = np.repeat([p.get("C", settings.C) for p in candidates], n_splits)
-    penalty = np.where(np.isinf(C), 0.0, 1.0 / (C * S[split_of]))
+    l2, l1 = strengths(C, settings.l1_ratio, S[split_of])
     weights = np.ascontiguousarray(s_norm.astype(X.dtype)[:, split_of])
     problem = dict(
         n_classes=n_classes,
-        l2=(1.0 - settings.l1_ratio) * penalty,
-        l1=settings.l1_ratio * penalty,
+        l2=l2,
+        l1=l1,
         fit_intercept=settings.fit_intercept,
         n_threads=n_threads,
     )

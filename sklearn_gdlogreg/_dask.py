@@ -25,6 +25,7 @@ from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
 from ._numerics import FusedPass, single_threaded_blas
 from ._objective import LogisticObjective
+from ._penalty import strengths
 from ._preconditioner import diagonal_coordinates
 
 # D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
@@ -450,9 +451,7 @@ class DaskLogisticObjective(LogisticObjective):
         self.X, self.y, self.s = dask.persist(X, y, s)
         # On a distributed cluster: one actor per worker holding its blocks.
         self._actors = _BlockActors.create(X=self.X, y=self.y, s=self.s)
-        penalty = 0.0 if np.isinf(C) else 1.0 / (C * S)
-        self.l2 = (1.0 - l1_ratio) * penalty
-        self.l1 = l1_ratio * penalty
+        self.l2, self.l1 = strengths(C, l1_ratio, S)
         self.preconditioner = preconditioner  # the coordinates' name
         self._setup_preconditioner(preconditioner)
 

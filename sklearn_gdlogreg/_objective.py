@@ -40,6 +40,7 @@ import scipy.sparse as sp
 from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
 from ._numerics import FusedPass, weighted_column_moments
+from ._penalty import soft_threshold, strengths
 from ._preconditioner import (
     CholeskyPreconditioner,
     check_cholesky_applicable,
@@ -121,9 +122,7 @@ class LogisticObjective:
         self.fit_intercept = fit_intercept
         S = float(np.sum(sample_weight, dtype=np.float64))
         self.s = _normalized(sample_weight, S, self.dtype)
-        penalty = 0.0 if np.isinf(C) else 1.0 / (C * S)
-        self.l2 = (1.0 - l1_ratio) * penalty
-        self.l1 = l1_ratio * penalty
+        self.l2, self.l1 = strengths(C, l1_ratio, S)
         self.preconditioner = preconditioner  # the coordinates' name
         self._setup_preconditioner(preconditioner)
         self._fused = None  # the fused pass and its buffers, built on first use
@@ -382,7 +381,7 @@ class LogisticObjective:
         out = theta.copy()
         w = out[: self.n_features]
         threshold = (step * self.l1) / self._scale
-        np.copyto(w, np.sign(w) * np.maximum(np.abs(w) - threshold, 0.0))
+        np.copyto(w, soft_threshold(w, threshold))
         return out
 
     # --------------------------------------------------- step bound

@@ -41,6 +41,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from ._numerics import single_threaded_blas, weighted_gram
+from ._penalty import soft_threshold
 
 # Largest n_features for which Sigma (d x d, float64) is formed and factored.
 MAX_FEATURES = 2000
@@ -163,8 +164,7 @@ def original_gradient(dw, db, *, scale, mean, w, l1, xp=np):
         g = g + mean * db
     if w is None:
         return g
-    shrunk = xp.sign(g) * xp.clip(xp.abs(g) - l1, 0.0, None)
-    return xp.where(w != 0, g + l1 * xp.sign(w), shrunk)
+    return xp.where(w != 0, g + l1 * xp.sign(w), soft_threshold(g, l1, xp))
 
 
 def cholesky_applies(X, l1):
