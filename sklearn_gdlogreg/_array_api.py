@@ -22,6 +22,7 @@ from ._compat import (
     to_numpy,
     validate_data,
 )
+from ._inputs import check_two_classes
 from ._lanczos import RTOL, default_n_vectors, lambda_max
 from ._loss import CURVATURE_BOUND
 from ._penalty import soft_threshold, strengths
@@ -339,11 +340,7 @@ def prepare_array_api(est, X, y, sample_weight):
     check_consistent_length(X, y)
     check_classification_targets(y)
     classes, y_enc = np.unique(y, return_inverse=True)
-    if classes.size < 2:
-        raise ValueError(
-            "This solver needs samples of at least 2 classes in the data, "
-            f"but the data contains only one class: {classes[0]!r}."
-        )
+    check_two_classes(classes)
     with config_context(array_api_dispatch=False):  # weights on the host
         s = est._sample_weights(
             np.empty((X.shape[0], 0)), y, y_enc, classes, sample_weight

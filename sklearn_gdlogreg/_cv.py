@@ -24,6 +24,7 @@ from ._cv_results import (
 from ._cv_search import SearchSettings, candidate_grid, search
 from ._fit_state import restores_state_on_error
 from ._gd_logistic import GDLogisticRegression
+from ._inputs import check_two_classes
 
 # GDLogisticRegression's parameters that GDLogisticRegressionCV shares.
 _SOLVER_PARAMS = (
@@ -311,11 +312,7 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
             X = X.copy()
             X.sum_duplicates()
         check_classification_targets(y)
-        if np.unique(y).size < 2:
-            raise ValueError(
-                "This solver needs samples of at least 2 classes in the data, "
-                f"but the data contains only one class: {y[0]!r}."
-            )
+        check_two_classes(np.unique(y))
         sw = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )

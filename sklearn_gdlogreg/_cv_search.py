@@ -40,10 +40,10 @@ from ._batched import (
     diagonal_preconditioner,
 )
 from ._cv_results import score
+from ._inputs import check_penalty, check_weights, class_weights, weighted
 from ._numerics import single_threaded_blas
 from ._numerics._threads import effective_n_threads
 from ._penalty import strengths
-from ._weights import check_penalty, check_weights, class_weights, weighted
 
 _RISE_RTOL = 1e-12  # as in _solvers: a rise of J beyond rounding
 # Below this many multiply-adds per product, one thread is faster (and far

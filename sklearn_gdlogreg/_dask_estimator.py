@@ -10,8 +10,8 @@ import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._dask import DaskLogisticObjective, is_dask_array
+from ._inputs import check_two_classes, check_weight_sum, class_weights
 from ._preconditioner import resolve_preconditioner
-from ._weights import check_weight_sum, class_weights
 
 
 def prepare_dask(est, X, y, sample_weight):
@@ -69,11 +69,7 @@ def prepare_dask(est, X, y, sample_weight):
         raise ValueError("Negative values in data passed to `sample_weight`.")
     classes = np.unique(classes)
     check_classification_targets(classes)
-    if classes.size < 2:
-        raise ValueError(
-            "This solver needs samples of at least 2 classes in the data, "
-            f"but the data contains only one class: {classes[0]!r}."
-        )
+    check_two_classes(classes)
     y_enc = y.map_blocks(_encode, classes=classes, dtype=np.intp)
     s = _class_weighted(est.class_weight, s, y_enc, classes, est.C)
     est.n_features_in_ = X.shape[1]
@@ -101,7 +97,7 @@ def _take(i_b, table):
 
 def _class_weighted(class_weight, s, y_enc, classes, C):
     """``s_i`` times the weight of sample i's class, lazily; checked
-    (:func:`._weights.check_weight_sum`)."""
+    (:func:`._inputs.check_weight_sum`)."""
     import dask.array as da
 
     if class_weight is None:

@@ -26,11 +26,17 @@ from ._compat import (
 from ._dask_estimator import DaskPredictMixin
 from ._dispatch import fit_scaled_out, scale_out_predict, scale_out_preparation
 from ._fit_state import caller_stacklevel, restores_state_on_error
+from ._inputs import (
+    check_penalty,
+    check_two_classes,
+    check_weights,
+    class_weights,
+    weighted,
+)
 from ._numerics import weighted_column_moments
 from ._objective import LogisticObjective
 from ._preconditioner import cholesky_applies, resolve_preconditioner
 from ._solvers import SOLVERS
-from ._weights import check_penalty, check_weights, class_weights, weighted
 
 
 def _in_memory(X):
@@ -393,11 +399,7 @@ class GDLogisticRegression(
             y_enc = np.searchsorted(classes, y)
         else:
             y_enc = encoder.transform(y)
-        if classes.size < 2:
-            raise ValueError(
-                "This solver needs samples of at least 2 classes in the data, "
-                f"but the data contains only one class: {classes[0]!r}."
-            )
+        check_two_classes(classes)
         if sample_weight is None and self.class_weight is None:
             s = np.broadcast_to(1.0, y_enc.shape)  # equal: no n-vector of ones
             check_penalty(self.C, float(s.size))

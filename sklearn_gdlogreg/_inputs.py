@@ -1,9 +1,10 @@
-"""The samples' weights ``s_i``: sample weight times class weight, checked once.
+"""What a fit is given, checked once: its classes and its weights ``s_i``.
 
 Every input kind (NumPy and SciPy, the array API, dask, each fold of the
-CV) takes its class weights and checks its ``s_i`` here, so that a bad
-weight is reported by name, with the fix, wherever it enters: never as an
-error about X, and never as a silently wrong model.
+CV) checks its labels and takes its class weights and ``s_i`` (sample
+weight times class weight) here, so that a bad input is reported by name,
+with the fix, wherever it enters: never as an error about X, and never as a
+silently wrong model.
 
 The cost divides by ``S = sum_i s_i`` and its penalty is ``1 / (C S)``; only
 the weights' ratios and the product ``C S`` matter. Multiplying every weight
@@ -20,6 +21,21 @@ _TINY = np.finfo(np.float64).tiny  # the smallest normal float64, 2.2e-308
 # diagonal scale) stays finite. Beyond it every coefficient is zero to
 # float64's precision anyway.
 _MAX_PENALTY = float(np.sqrt(np.finfo(np.float64).max))  # 1.3e154
+
+
+def check_two_classes(classes):
+    """Raise ValueError unless there are at least two classes.
+
+    Parameters
+    ----------
+    classes : array of shape (n_classes,)
+        The distinct labels of the training data.
+    """
+    if len(classes) < 2:
+        raise ValueError(
+            "This solver needs samples of at least 2 classes in the data, "
+            f"but the data contains only one class: {classes[0]!r}."
+        )
 
 
 def class_weights(class_weight, *, classes, y, sample_weight):
