@@ -36,7 +36,7 @@ from ._inputs import (
 from ._numerics import weighted_column_moments
 from ._objective import LogisticObjective
 from ._preconditioner import cholesky_applies, resolve_preconditioner
-from ._solvers import SOLVERS
+from ._solvers import SOLVERS, learning_rate
 
 
 def _in_memory(X):
@@ -436,18 +436,7 @@ class GDLogisticRegression(
         through ``_dispatch.fit_scaled_out``. ``callback_data``, the
         validated ``(X, y, sample_weight)``, enables scikit-learn callbacks.
         """
-        if self.alpha == "auto":
-            L = objective.lipschitz()
-            if not np.isfinite(L):
-                raise ValueError(
-                    "The curvature bound of the cost overflows for this data "
-                    "(features too large in magnitude), so no stable step "
-                    "exists: rescale X (e.g. StandardScaler) or convert it to "
-                    "float64."
-                )
-            step = 1.0 / L if L > 0 else 1.0
-        else:
-            step = float(self.alpha)
+        step = learning_rate(self.alpha, objective)
 
         # The starting point, after the step bound (its Lanczos vectors and
         # this are never alive at once), in a list that hands the solver the

@@ -22,6 +22,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from ._array_api import is_array_api_input
 from ._compat import _check_partial_fit_first_call, validate_data
 from ._objective import LogisticObjective
+from ._solvers import learning_rate
 
 
 def partial_fit(est, X, y, classes, sample_weight):
@@ -70,16 +71,16 @@ def partial_fit(est, X, y, classes, sample_weight):
         w, b = est._initial_coef(objective, est.classes_)  # as fit starts
     else:
         w, b = est.coef_.T, est.intercept_
-    if first_call or getattr(est, "_partial_fit_coef", None) is not est.coef_:
-        # A new stream (first call, or continuing from `fit`): choose the step
-        # for the plain coordinates, and count calls and batch costs afresh.
-        est.alpha_, est._partial_fit_alpha = _step(est.alpha, objective), est.alpha
+    new_stream = first_call or getattr(est, "_partial_fit_coef", None) is not est.coef_
+    # The step for the plain coordinates: chosen for a new stream (first
+    # call, or continuing from `fit`), and again when alpha was set between
+    # calls (a learning-rate schedule).
+    if new_stream or est.alpha != est._partial_fit_alpha:
+        est.alpha_ = learning_rate(est.alpha, objective)
+        est._partial_fit_alpha = est.alpha
+    if new_stream:  # count calls and batch costs afresh
         est.n_iter_ = 0
         est.cost_history_ = np.empty(0)
-    elif est.alpha != est._partial_fit_alpha:
-        # set_params(alpha=...) between calls (a learning-rate schedule):
-        # the new step from this call on, the stream's counts kept.
-        est.alpha_, est._partial_fit_alpha = _step(est.alpha, objective), est.alpha
     theta = objective.from_original(w.astype(X.dtype), b.astype(X.dtype))
 
     J, dtheta = objective.value_grad(theta)  # one pass over the batch
@@ -127,16 +128,3 @@ def _batch_objective(est, X, y, y_enc, sample_weight):
         fit_intercept=est.fit_intercept,
         preconditioner=None,
     )
-
-
-def _step(alpha, objective):
-    """The fixed alpha, or ``1/L`` of this batch for ``alpha="auto"``."""
-    if alpha != "auto":
-        return float(alpha)
-    L = objective.lipschitz()
-    if not np.isfinite(L):
-        raise ValueError(
-            "The curvature bound of the cost overflows for this batch "
-            "(features too large in magnitude): rescale X or pass a float alpha."
-        )
-    return 1.0 / L if L > 0 else 1.0

@@ -70,6 +70,38 @@ class SolverResult:
     step: float
 
 
+def learning_rate(alpha, objective):
+    """The step ``alpha`` of the lecture's update: the number given, or
+    ``1/L`` for ``"auto"``, ``L`` the objective's curvature bound.
+
+    Parameters
+    ----------
+    alpha : float or "auto"
+    objective : LogisticObjective
+        Provides ``lipschitz()`` (one Lanczos estimate: a few passes over X).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        When ``L`` overflows: no stable step exists.
+    """
+    if alpha != "auto":
+        return float(alpha)
+    L = objective.lipschitz()
+    if not np.isfinite(L):
+        raise ValueError(
+            "The curvature bound of the cost overflows for this data "
+            "(features too large in magnitude), so no stable step "
+            "exists: rescale X (e.g. StandardScaler), convert it to "
+            "float64, or pass a float alpha."
+        )
+    return 1.0 / L if L > 0 else 1.0
+
+
 def _rise_rtol(dtype):
     """The relative rise of ``J`` that is more than rounding, for ``dtype``."""
     return _RISE_RTOL[np.dtype(dtype)]
