@@ -304,7 +304,7 @@ def fold_weights(y, y_enc, classes, sw, train, class_weight):
             class_weight, classes=classes, y=y[train], sample_weight=s_train
         )
         s_train = weighted(s_train, cw, y_enc[train])
-    check_weights(s_train, np.inf)  # each candidate's C: _batched_objective
+    check_weights(s_train, np.inf)  # each candidate's C: checked by the caller
     s[train] = s_train
     return s
 

@@ -26,7 +26,6 @@ from ._loss import CURVATURE_BOUND
 from ._numerics import FusedPass, single_threaded_blas
 from ._objective import LogisticObjective
 from ._penalty import strengths
-from ._preconditioner import diagonal_coordinates
 
 # D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
 # ("Reference data and targets").
@@ -465,28 +464,15 @@ class DaskLogisticObjective(LogisticObjective):
             return _blockwise_sum(func, width, self.X, *vectors, **params)
         return self._actors.sum(func, names, params)
 
-    def _setup_preconditioner(self, preconditioner):
-        # LogisticObjective's, with the weighted moments taken blockwise.
-        d = self.n_features
-        if preconditioner is None:
-            self.mean, self.scale, self.grad_scale = np.zeros(d), np.ones(d), np.ones(d)
-        else:
-            # Two-pass, as in memory, of X minus its first row (a constant
-            # column's variance exactly zero).
-            s = self.s.astype(np.float64)
-            shift = self.X[0].astype(np.float64).compute()
-            mean = (s @ (self.X - shift)).compute()
-            var = (s @ (self.X - shift - mean) ** 2).compute()
-            self.mean, self.scale, self.grad_scale = diagonal_coordinates(
-                mean + shift,
-                var,
-                l2=self.l2,
-                curvature=CURVATURE_BOUND[self.kind],
-                fit_intercept=self.fit_intercept,
-            )
-        self._mean = self.mean.astype(self.dtype)[:, None]
-        self._scale = self.scale.astype(self.dtype)[:, None]
-        self._grad_scale = self.grad_scale.astype(self.dtype)[:, None]
+    def _column_moments(self):
+        """:meth:`LogisticObjective._column_moments`, blockwise: two-pass, as
+        in memory, of X minus its first row (a constant column's variance
+        exactly zero)."""
+        s = self.s.astype(np.float64)
+        shift = self.X[0].astype(np.float64).compute()
+        mean = (s @ (self.X - shift)).compute()
+        var = (s @ (self.X - shift - mean) ** 2).compute()
+        return mean + shift, var
 
     def new_raw(self):
         """No buffer: raw predictions are recomputed block by block."""

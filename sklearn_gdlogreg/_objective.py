@@ -151,6 +151,10 @@ class LogisticObjective:
         return np.empty((n, self.n_out), dtype=self.dtype)
 
     # ----------------------------------------------------------- setup
+    def _column_moments(self):
+        """Weighted mean and variance of X's columns (float64 d-vectors)."""
+        return weighted_column_moments(self.X, self.s)
+
     def _setup_preconditioner(self, preconditioner):
         d = self.n_features
         if preconditioner == "cholesky":
@@ -169,7 +173,7 @@ class LogisticObjective:
             self.mean, self.scale, self.grad_scale = np.zeros(d), np.ones(d), np.ones(d)
         else:
             self.mean, self.scale, self.grad_scale = diagonal_coordinates(
-                *weighted_column_moments(self.X, self.s),
+                *self._column_moments(),
                 l2=self.l2,
                 curvature=CURVATURE_BOUND[self.kind],
                 fit_intercept=self.fit_intercept,
