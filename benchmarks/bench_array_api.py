@@ -18,7 +18,7 @@ import numpy as np
 from _data import interleaved_times, iteration_fn, load, machine, parse_args, table
 from sklearn import config_context
 
-from sklearn_gdlogreg._objective import LogisticObjective
+from sklearn_gdlogreg._objective._numpy import LogisticObjective
 
 # Steady state of each column's loop: see _data.interleaved_times.
 STEADY = dict(settle=0.2, warm=0.05, burst=3)
@@ -71,7 +71,7 @@ def main():
             "python -m pip install -e '.[array]'"
         )
         return
-    from sklearn_gdlogreg._array_api import ArrayAPIObjective
+    from sklearn_gdlogreg._objective._array_api import ArrayAPIObjective
 
     print(f"Machine: {machine()}\n")
     rows = []

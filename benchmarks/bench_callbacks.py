@@ -23,8 +23,8 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_gdlogreg import GDLogisticRegression
 from sklearn_gdlogreg._compat import sklearn_callback
-from sklearn_gdlogreg._objective import LogisticObjective
-from sklearn_gdlogreg._solvers import gradient_descent
+from sklearn_gdlogreg._objective._numpy import LogisticObjective
+from sklearn_gdlogreg._solvers._descent import gradient_descent
 
 
 class NoOp:

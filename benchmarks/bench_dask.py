@@ -27,7 +27,7 @@ import numpy as np
 from _data import interleaved_times, iteration_fn, load, machine, median_time, table
 
 from sklearn_gdlogreg import GDLogisticRegression
-from sklearn_gdlogreg._objective import LogisticObjective
+from sklearn_gdlogreg._objective._numpy import LogisticObjective
 
 
 def objective(cls, X, y, s):
@@ -135,7 +135,7 @@ def main():
         import dask.array as da
         from dask.distributed import Client, LocalCluster
 
-        from sklearn_gdlogreg._dask import DaskLogisticObjective
+        from sklearn_gdlogreg._objective._dask import DaskLogisticObjective
     except ImportError:
         print("dask[distributed] is not installed: pip install 'dask[distributed]'")
         return

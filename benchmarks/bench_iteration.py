@@ -35,7 +35,7 @@ from _data import (
     table,
 )
 
-from sklearn_gdlogreg._objective import LogisticObjective
+from sklearn_gdlogreg._objective._numpy import LogisticObjective
 
 DATASETS = ("D1", "D1f", "D2", "D3")
 

@@ -24,7 +24,7 @@ from ._cv_results import (
 from ._cv_search import SearchSettings, candidate_grid, search
 from ._fit_state import restores_state_on_error
 from ._gd_logistic import GDLogisticRegression
-from ._inputs import check_two_classes
+from ._inputs._checks import check_two_classes
 
 # GDLogisticRegression's parameters that GDLogisticRegressionCV shares.
 _SOLVER_PARAMS = (

@@ -34,16 +34,16 @@ from sklearn.model_selection import ParameterGrid
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 
-from ._batched import (
+from ._cv_results import score
+from ._inputs._checks import check_penalty, check_weights, class_weights, weighted
+from ._numerics import single_threaded_blas
+from ._numerics._threads import effective_n_threads
+from ._objective._batched import (
     BatchedObjective,
     batched_gradient_descent,
     diagonal_preconditioner,
 )
-from ._cv_results import score
-from ._inputs import check_penalty, check_weights, class_weights, weighted
-from ._numerics import single_threaded_blas
-from ._numerics._threads import effective_n_threads
-from ._penalty import strengths
+from ._objective._penalty import strengths
 
 _RISE_RTOL = 1e-12  # as in _solvers: a rise of J beyond rounding
 # Below this many multiply-adds per product, one thread is faster (and far

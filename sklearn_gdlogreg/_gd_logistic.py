@@ -23,20 +23,20 @@ from ._compat import (
     _fit_context,
     validate_data,
 )
-from ._dask_estimator import DaskPredictMixin
-from ._dispatch import fit_scaled_out, scale_out_predict, scale_out_preparation
 from ._fit_state import caller_stacklevel, restores_state_on_error
-from ._inputs import (
+from ._inputs._checks import (
     check_penalty,
     check_two_classes,
     check_weights,
     class_weights,
     weighted,
 )
+from ._inputs._dask import DaskPredictMixin
+from ._inputs._routing import fit_scaled_out, scale_out_predict, scale_out_preparation
 from ._numerics import weighted_column_moments
-from ._objective import LogisticObjective
-from ._preconditioner import cholesky_applies, resolve_preconditioner
-from ._solvers import SOLVERS, learning_rate
+from ._objective._coordinates import cholesky_applies, resolve_preconditioner
+from ._objective._numpy import LogisticObjective
+from ._solvers._descent import SOLVERS, learning_rate
 
 
 def _in_memory(X):

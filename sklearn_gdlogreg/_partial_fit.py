@@ -19,10 +19,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._array_api import is_array_api_input
 from ._compat import _check_partial_fit_first_call, validate_data
-from ._objective import LogisticObjective
-from ._solvers import learning_rate
+from ._objective._array_api import is_array_api_input
+from ._objective._numpy import LogisticObjective
+from ._solvers._descent import learning_rate
 
 
 def partial_fit(est, X, y, classes, sample_weight):

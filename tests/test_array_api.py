@@ -140,7 +140,7 @@ def test_no_host_round_trip_per_iteration(data, monkeypatch):
     # the setup (moments, Lipschitz bound): their count must not grow with
     # the number of iterations.
     xps = pytest.importorskip("array_api_strict")
-    from sklearn_gdlogreg import _array_api
+    from sklearn_gdlogreg._objective import _array_api
 
     calls = []
     original = _array_api.to_numpy

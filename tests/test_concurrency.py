@@ -34,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 import sklearn_gdlogreg
 from sklearn_gdlogreg import GDLogisticRegression, _gd_logistic
 from sklearn_gdlogreg._numerics import FusedPass, single_threaded_blas
-from sklearn_gdlogreg._objective import LogisticObjective
+from sklearn_gdlogreg._objective._numpy import LogisticObjective
 
 N_THREADS = 4
 # Short fits: not converging is expected. (A module-level filter, because

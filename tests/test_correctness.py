@@ -20,7 +20,7 @@ from sklearn.metrics import log_loss
 
 from sklearn_gdlogreg import GDLogisticRegression
 from sklearn_gdlogreg._compat import SKLEARN_VERSION
-from sklearn_gdlogreg._objective import LogisticObjective
+from sklearn_gdlogreg._objective._numpy import LogisticObjective
 
 # A tight fit: the (proximal) gradient max-norm below 1e-12 puts the iterate
 # within ~1e-12 / mu of the minimiser (mu >= 1/(C S) from the L2 penalty), far

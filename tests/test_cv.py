@@ -93,12 +93,12 @@ def _set_layout(monkeypatch, layout):
     blocks shared among 2 threads; "fallback": too many groups, so one.
     """
     if layout != "whole":
-        monkeypatch.setattr("sklearn_gdlogreg._batched._SMALL_PRODUCT", 0)
+        monkeypatch.setattr("sklearn_gdlogreg._objective._batched._SMALL_PRODUCT", 0)
     if layout == "grouped_threads":
-        monkeypatch.setattr("sklearn_gdlogreg._batched._BLOCK_ROWS", 64)
+        monkeypatch.setattr("sklearn_gdlogreg._objective._batched._BLOCK_ROWS", 64)
         monkeypatch.setattr("sklearn_gdlogreg._cv_search._n_threads", lambda X, m: 2)
     if layout == "fallback":
-        monkeypatch.setattr("sklearn_gdlogreg._batched._MAX_GROUPS", 1)
+        monkeypatch.setattr("sklearn_gdlogreg._objective._batched._MAX_GROUPS", 1)
 
 
 @pytest.mark.parametrize("layout", ["whole", "grouped", "grouped_threads"])
@@ -501,11 +501,11 @@ def test_dense_pass_matches_sparse_pass(n_classes, dtype, layout, rows, monkeypa
     # fold: a view of X, or rows gathered; blocks shared among 2 OpenMP
     # threads) against the sparse pass, all NumPy: the same J and gradient up
     # to summation order.
-    from sklearn_gdlogreg._batched import BatchedObjective
+    from sklearn_gdlogreg._objective._batched import BatchedObjective
 
     if rows != "whole":
-        monkeypatch.setattr("sklearn_gdlogreg._batched._SMALL_PRODUCT", 0)
-    monkeypatch.setattr("sklearn_gdlogreg._batched._BLOCK_ROWS", 64)
+        monkeypatch.setattr("sklearn_gdlogreg._objective._batched._SMALL_PRODUCT", 0)
+    monkeypatch.setattr("sklearn_gdlogreg._objective._batched._BLOCK_ROWS", 64)
     rng = np.random.RandomState(0)
     n, d = 500, 7
     X = rng.standard_normal((2 * n, 2 * d)).astype(dtype)

@@ -18,11 +18,11 @@ from scipy.optimize import approx_fprime
 from scipy.special import expit, logsumexp, softmax
 from sklearn.datasets import make_classification
 
-from sklearn_gdlogreg._lanczos import RTOL
 from sklearn_gdlogreg._numerics import _fused
 from sklearn_gdlogreg._numerics import _passes as _data
-from sklearn_gdlogreg._objective import LogisticObjective
-from sklearn_gdlogreg._solvers import SOLVERS
+from sklearn_gdlogreg._objective._numpy import LogisticObjective
+from sklearn_gdlogreg._objective._step_bound import RTOL
+from sklearn_gdlogreg._solvers._descent import SOLVERS
 
 C, L1_RATIO = 0.5, 0.3
 

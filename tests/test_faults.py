@@ -234,7 +234,7 @@ import numpy as np
 import dask, dask.array as da, distributed
 from sklearn.datasets import make_classification
 from sklearn_gdlogreg import GDLogisticRegression
-from sklearn_gdlogreg import _dask
+from sklearn_gdlogreg._objective import _dask
 
 FAULT, WHEN = sys.argv[1], sys.argv[2]
 X, y = make_classification(n_samples=600, n_features=8, random_state=0)
@@ -383,7 +383,7 @@ def test_frozen_worker_fails_within_the_timeout_naming_it(tmp_path):
 def test_timeout_setting():
     import dask
 
-    from sklearn_gdlogreg._dask import cluster_timeout
+    from sklearn_gdlogreg._objective._dask import cluster_timeout
 
     assert cluster_timeout() == 600  # the default: 10 minutes
     with dask.config.set({"sklearn_gdlogreg.timeout": "2 minutes"}):

@@ -14,10 +14,10 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_gdlogreg import GDLogisticRegression
-from sklearn_gdlogreg._lanczos import lambda_max
 from sklearn_gdlogreg._numerics import weighted_column_moments
-from sklearn_gdlogreg._objective import LogisticObjective
-from sklearn_gdlogreg._solvers import SOLVERS
+from sklearn_gdlogreg._objective._numpy import LogisticObjective
+from sklearn_gdlogreg._objective._step_bound import lambda_max
+from sklearn_gdlogreg._solvers._descent import SOLVERS
 
 
 def _psd(rng, p, rank=None, gap=False):

@@ -10,7 +10,7 @@ import pytest
 from scipy.special import expit, log_softmax, softmax
 
 from sklearn_gdlogreg import GDLogisticRegression
-from sklearn_gdlogreg._lanczos import RTOL as LANCZOS_RTOL
+from sklearn_gdlogreg._objective._step_bound import RTOL as LANCZOS_RTOL
 
 # Both sides do the same float64 arithmetic in a different order (fused
 # blocked passes vs plain products): agreement to ~1e-15 per step, a few

@@ -17,9 +17,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_gdlogreg import GDLogisticRegression
-from sklearn_gdlogreg._loss import CURVATURE_BOUND
-from sklearn_gdlogreg._objective import LogisticObjective
-from sklearn_gdlogreg._preconditioner import MAX_FEATURES
+from sklearn_gdlogreg._objective._coordinates import MAX_FEATURES
+from sklearn_gdlogreg._objective._loss import CURVATURE_BOUND
+from sklearn_gdlogreg._objective._numpy import LogisticObjective
 
 # Gradient max-norm below 1e-12 in whitened coordinates: the iterate is within
 # ~1e-12 / mu' of the minimiser there, mu' >= l2 / lambda_max(Sigma) with

@@ -37,16 +37,16 @@ Dense X and L2 only.
 import numpy as np
 import scipy.sparse as sp
 
-from ._lanczos import RTOL, default_n_vectors, lambda_max
-from ._loss import CURVATURE_BOUND
-from ._numerics import FusedPass, weighted_column_moments
-from ._penalty import soft_threshold, strengths
-from ._preconditioner import (
+from .._numerics import FusedPass, weighted_column_moments
+from ._coordinates import (
     CholeskyPreconditioner,
     check_cholesky_applicable,
     diagonal_coordinates,
     original_gradient,
 )
+from ._loss import CURVATURE_BOUND
+from ._penalty import soft_threshold, strengths
+from ._step_bound import RTOL, default_n_vectors, lambda_max
 
 # D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
 # ("Reference data and targets").

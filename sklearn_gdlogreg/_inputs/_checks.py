@@ -14,7 +14,7 @@ offered when ``S`` overflows or a weight is too small for float64.
 
 import numpy as np
 
-from ._compat import compute_class_weight
+from .._compat import compute_class_weight
 
 _TINY = np.finfo(np.float64).tiny  # the smallest normal float64, 2.2e-308
 # The largest penalty 1 / (C S): its square (in the step bound and the

@@ -42,10 +42,10 @@ from itertools import pairwise
 import numpy as np
 import scipy.sparse as sp
 
+from .._numerics import _batched_kernels, weighted_column_moments
+from ._coordinates import diagonal_coordinates, original_gradient
 from ._loss import CURVATURE_BOUND
-from ._numerics import _batched_kernels, weighted_column_moments
 from ._penalty import soft_threshold
-from ._preconditioner import diagonal_coordinates, original_gradient
 
 # D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
 # ("Reference data and targets").

@@ -21,11 +21,11 @@ import time
 
 import numpy as np
 
-from ._lanczos import RTOL, default_n_vectors, lambda_max
+from .._numerics import FusedPass, single_threaded_blas
 from ._loss import CURVATURE_BOUND
-from ._numerics import FusedPass, single_threaded_blas
-from ._objective import LogisticObjective
+from ._numpy import LogisticObjective
 from ._penalty import strengths
+from ._step_bound import RTOL, default_n_vectors, lambda_max
 
 # D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
 # ("Reference data and targets").

@@ -11,23 +11,23 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn import get_config
 
-from ._compat import check_same_namespace
+from .._compat import check_same_namespace
 
 
 def scale_out_preparation(X):
     """``prepare(est, X, y, sample_weight) -> (objective, classes)`` or None."""
     if isinstance(X, (np.ndarray, list)) or sp.issparse(X):
         return None  # the estimator's own path: no other module to import
-    from ._dask import is_dask_array
+    from .._objective._dask import is_dask_array
 
     if is_dask_array(X):
-        from ._dask_estimator import prepare_dask
+        from ._dask import prepare_dask
 
         return prepare_dask
-    from ._array_api import is_array_api_input
+    from .._objective._array_api import is_array_api_input
 
     if is_array_api_input(X):
-        from ._array_api import prepare_array_api
+        from .._objective._array_api import prepare_array_api
 
         return prepare_array_api
     return None
@@ -51,14 +51,14 @@ def scale_out_predict(est, method, X):
     (with ``array_api_dispatch=True``, which also checks that X matches the
     namespace and device of the fit).
     """
-    from ._dask import is_dask_array
-    from ._dask_estimator import lazy_predict
+    from .._objective._dask import is_dask_array
+    from ._dask import lazy_predict
 
     if is_dask_array(X):
         return lazy_predict(est, method, X)
     if get_config()["array_api_dispatch"]:
         check_same_namespace(X, est, attribute="coef_", method=method)
-        from ._array_api import is_array_api_input, predict_proba_xp
+        from .._objective._array_api import is_array_api_input, predict_proba_xp
 
         if is_array_api_input(X):
             return predict_proba_xp(est, X, log=method == "predict_log_proba")

@@ -15,22 +15,22 @@ from sklearn import config_context, get_config
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
-from ._compat import (
+from .._compat import (
     _max_precision_float_dtype,
     get_namespace,
     get_namespace_and_device,
     to_numpy,
     validate_data,
 )
-from ._inputs import check_two_classes
-from ._lanczos import RTOL, default_n_vectors, lambda_max
-from ._loss import CURVATURE_BOUND
-from ._penalty import soft_threshold, strengths
-from ._preconditioner import (
+from .._inputs._checks import check_two_classes
+from ._coordinates import (
     diagonal_coordinates,
     original_gradient,
     resolve_preconditioner,
 )
+from ._loss import CURVATURE_BOUND
+from ._penalty import soft_threshold, strengths
+from ._step_bound import RTOL, default_n_vectors, lambda_max
 
 _NUMPY_NAMES = ("numpy", "array_api_compat.numpy")
 _ROWS_BYTES = 1 << 26  # row chunks of about 64 MiB for the moments' temporaries

@@ -9,9 +9,9 @@ dask array lazy, computed block by block with the NumPy methods.
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._dask import DaskLogisticObjective, is_dask_array
-from ._inputs import check_two_classes, check_weight_sum, class_weights
-from ._preconditioner import resolve_preconditioner
+from .._objective._coordinates import resolve_preconditioner
+from .._objective._dask import DaskLogisticObjective, is_dask_array
+from ._checks import check_two_classes, check_weight_sum, class_weights
 
 
 def prepare_dask(est, X, y, sample_weight):

@@ -40,7 +40,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from ._numerics import single_threaded_blas, weighted_gram
+from .._numerics import single_threaded_blas, weighted_gram
 from ._penalty import soft_threshold
 
 # Largest n_features for which Sigma (d x d, float64) is formed and factored.
