@@ -15,24 +15,14 @@ calls into subtasks. When no callback is set, :func:`FitCallbacks.begin`
 returns None and the solvers get ``on_iter=None``: no cost at all.
 """
 
-import numpy as np
-
 from ._compat import sklearn_callback
+from ._objective._coordinates import coef_and_intercept
 
 
 def fitted_attributes(objective, theta, classes):
-    """``coef_``, ``intercept_``, ``classes_`` from solver coordinates ``theta``.
-
-    The same unpacking as at the end of ``GDLogisticRegression.fit``.
-    """
-    w, b = objective.to_original(theta)
-    if classes.size > 2:
-        b = b - b.mean()  # softmax is invariant to a common shift of b
-    return {
-        "classes_": classes,
-        "coef_": np.ascontiguousarray(w.T),
-        "intercept_": np.asarray(b, dtype=objective.dtype),
-    }
+    """``coef_``, ``intercept_``, ``classes_`` from solver coordinates ``theta``."""
+    coef, intercept = coef_and_intercept(*objective.to_original(theta))
+    return {"classes_": classes, "coef_": coef, "intercept_": intercept}
 
 
 class FitCallbacks:

@@ -32,10 +32,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import ParameterGrid
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
 
 from ._cv_results import score
 from ._inputs._checks import check_penalty, check_weights, class_weights, weighted
+from ._inputs._start import start_point
 from ._numerics import single_threaded_blas
 from ._numerics._threads import effective_n_threads
 from ._objective._batched import (
@@ -43,6 +43,7 @@ from ._objective._batched import (
     batched_gradient_descent,
     diagonal_preconditioner,
 )
+from ._objective._coordinates import coef_and_intercept
 from ._objective._penalty import strengths
 
 _RISE_RTOL = 1e-12  # as in _solvers: a rise of J beyond rounding
@@ -310,26 +311,18 @@ def fold_weights(y, y_enc, classes, sw, train, class_weight):
 
 
 def initial_coef(d, k, dtype, n_models, *, init, random_state, fit_intercept):
-    """Every model's start ``(w, b)``, drawn as GDLogisticRegression does."""
-    w = np.zeros((d, n_models, k), dtype=dtype)
-    b = np.zeros((n_models, k), dtype=dtype)
-    if init == "random":
-        rng = check_random_state(random_state)
-        w[:] = rng.normal(scale=0.01, size=(d, k)).astype(dtype)[:, None]
-        b_random = rng.normal(scale=0.01, size=k).astype(dtype)
-        if fit_intercept:
-            b[:] = b_random
-    return w, b
+    """Every model's start ``(w, b)``: GDLogisticRegression's, repeated."""
+    w, b = start_point(
+        d, k, dtype, init=init, random_state=random_state, fit_intercept=fit_intercept
+    )
+    return np.repeat(w[:, None], n_models, axis=1), np.repeat(b[None], n_models, axis=0)
 
 
 def fitted_model(est, classes, w, b):
     """A GDLogisticRegression carrying one batched model's ``(w, b)``."""
     est.n_features_in_ = w.shape[0]
-    if classes.size > 2:
-        b = b - b.mean()  # as GDLogisticRegression: softmax is shift-invariant
     est.classes_ = classes
-    est.coef_ = np.ascontiguousarray(w.T)
-    est.intercept_ = np.asarray(b, dtype=w.dtype)
+    est.coef_, est.intercept_ = coef_and_intercept(w, b)
     est.alpha_ = float(est.alpha)
     return est
 

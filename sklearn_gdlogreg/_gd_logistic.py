@@ -1,4 +1,4 @@
-"""GDLogisticRegression: the estimator. Thin: validate, encode, solve, unpack."""
+"""GDLogisticRegression: validate, build the objective, run a solver, unpack."""
 
 import warnings
 from numbers import Integral, Real
@@ -9,9 +9,6 @@ from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ._callbacks import FitCallbacks
@@ -19,23 +16,25 @@ from ._compat import (
     CallbackSupportMixin,
     Interval,
     StrOptions,
-    _check_sample_weight,
     _fit_context,
+    get_namespace,
     validate_data,
 )
+from ._export import to_logistic_regression
 from ._fit_state import caller_stacklevel, restores_state_on_error
-from ._inputs._checks import (
-    check_penalty,
-    check_two_classes,
-    check_weights,
-    class_weights,
-    weighted,
-)
-from ._inputs._dask import DaskPredictMixin
-from ._inputs._routing import fit_scaled_out, scale_out_predict, scale_out_preparation
+from ._inputs._array_api import prepare_array_api
+from ._inputs._dask import prepare_dask
+from ._inputs._numpy import prepare_numpy
+from ._inputs._routing import input_kind
+from ._inputs._start import start_point
 from ._numerics import weighted_column_moments
-from ._objective._coordinates import cholesky_applies, resolve_preconditioner
-from ._objective._numpy import LogisticObjective
+from ._objective._coordinates import (
+    cholesky_applies,
+    coef_and_intercept,
+    resolve_preconditioner,
+)
+from ._partial_fit import PartialFitMixin
+from ._predict import DaskPredictMixin, non_numpy_proba
 from ._solvers._descent import SOLVERS, learning_rate
 
 
@@ -65,6 +64,7 @@ def _looks_unscaled(objective):
 
 class GDLogisticRegression(
     CallbackSupportMixin,
+    PartialFitMixin,
     DaskPredictMixin,
     LinearClassifierMixin,
     SparseCoefMixin,
@@ -319,122 +319,52 @@ class GDLogisticRegression(
         """
         return self._fit(X, y, sample_weight)
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    @restores_state_on_error
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One gradient-descent step on a mini-batch.
-
-        Takes the lecture's update ``w := w - alpha * dw``,
-        ``b := b - alpha * db`` once, with the gradient of the cost ``J`` of
-        this batch alone: calls over a stream of batches are mini-batch
-        gradient descent. The step is taken in the plain coordinates (the
-        ``preconditioner`` is not used); ``alpha="auto"`` uses ``1/L`` of the
-        first batch, kept in ``alpha_``; an ``alpha`` changed with
-        ``set_params`` between calls is the step from the next call on (a
-        learning-rate schedule). ``n_iter_`` counts the calls and
-        ``cost_history_`` gets one entry per call: the batch cost ``J`` at
-        the coefficients *before* that call's step (computed in the same pass
-        as the gradient). A call after :meth:`fit` continues from its
-        coefficients and starts counting afresh.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The mini-batch.
-        y : array-like of shape (n_samples,)
-            Its labels, all in ``classes``.
-        classes : array-like of shape (n_classes,), default=None
-            Every class of the stream. Required on the first call, as in
-            :class:`~sklearn.linear_model.SGDClassifier`; ignored (but checked)
-            afterwards.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the batch's samples. With
-            ``class_weight="balanced"`` the class weights are balanced within
-            each batch.
-
-        Returns
-        -------
-        self : object
-            The updated estimator (left unchanged if the call raises).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from sklearn_gdlogreg import GDLogisticRegression
-        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
-        >>> clf = GDLogisticRegression(alpha=1.0)
-        >>> for _ in range(3):
-        ...     clf = clf.partial_fit(X, [0, 0, 1, 1], classes=[0, 1])
-        >>> clf.n_iter_, clf.cost_history_.round(3)
-        (3, array([0.693, 0.577, 0.552]))
-        """
-        from ._partial_fit import partial_fit
-
-        return partial_fit(self, X, y, classes, sample_weight)
-
     def _fit(self, X, y, sample_weight):
-        prepare = scale_out_preparation(X)  # dask or array-API X: own path
-        if prepare is not None:
-            return fit_scaled_out(self, prepare, X, y, sample_weight)
+        kind = input_kind(X)
+        cost = {
+            "C": self.C,
+            "l1_ratio": self.l1_ratio,
+            "fit_intercept": self.fit_intercept,
+            "preconditioner": resolve_preconditioner(
+                self.preconditioner, self.alpha, None if kind == "numpy" else kind
+            ),
+        }
+        if kind == "dask":
+            objective, classes = prepare_dask(
+                X, y, sample_weight, class_weight=self.class_weight, cost=cost
+            )
+            self.n_features_in_ = X.shape[1]
+            self.__dict__.pop("feature_names_in_", None)  # a dask array has no names
+            return self._solve(objective, classes)
+        if kind == "array-API":
+            xp, _ = get_namespace(X)
+            X = validate_data(self, X, dtype=[xp.float64, xp.float32])
+            objective, classes = prepare_array_api(
+                X, y, sample_weight, class_weight=self.class_weight, cost=cost
+            )
+            return self._solve(objective, classes)
         # scikit-learn's finiteness check sums X in X's dtype: float32 data
         # near its maximum overflows there (then falls back to an exact test).
         with np.errstate(over="ignore", invalid="ignore"):
             X, y = validate_data(
                 self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32]
             )
-        if sp.issparse(X) and not X.has_canonical_format:
-            X = X.copy()  # summing duplicate entries must not modify the input
-            X.sum_duplicates()
-        check_classification_targets(y)
-        # fit, then transform: fit_transform's np.unique(return_inverse=True)
-        # holds five n-sized arrays at once (measured: 5x the memory).
-        encoder = LabelEncoder().fit(y)
-        classes = encoder.classes_
-        if y.dtype.kind in "biuf":
-            # transform() would first look for labels unseen by fit() (an
-            # np.unique of y again): none can be, y is what it was fit on.
-            # Numeric y is finite (validate_data), so classes_ is sorted and
-            # searchsorted is its exact index. D2 (benchmarks/README.md's
-            # reference data, as D1-D4 below): 217 us -> 3 us.
-            y_enc = np.searchsorted(classes, y)
-        else:
-            y_enc = encoder.transform(y)
-        check_two_classes(classes)
-        if sample_weight is None and self.class_weight is None:
-            s = np.broadcast_to(1.0, y_enc.shape)  # equal: no n-vector of ones
-            check_penalty(self.C, float(s.size))
-        else:
-            s = self._sample_weights(X, y, y_enc, classes, sample_weight)
-        if classes.size == 2:
-            # 0/1 labels in a byte each (the kernels test y > 0): an n-vector
-            # of float64 less (D3: 3% of X), freed before the objective's.
-            y_enc = (y_enc == 1).view(np.uint8)
-
-        preconditioner = resolve_preconditioner(self.preconditioner, self.alpha)
-        objective = LogisticObjective(
-            X,
-            y_enc,
-            s,
-            n_classes=classes.size,
-            C=self.C,
-            l1_ratio=self.l1_ratio,
-            fit_intercept=self.fit_intercept,
-            preconditioner=preconditioner,
+        objective, classes = prepare_numpy(
+            X, y, sample_weight, class_weight=self.class_weight, cost=cost
         )
-        # The objective holds what it needs: the float64 weights made here
-        # need not live through the descent.
-        del y_enc, s
         # BLAS limited once for the descent (large problems only), not once
         # per pass: a pass's limit then costs a counter, not a call into BLAS.
         with objective.blas_context():
-            return self._solve(objective, classes, callback_data=(X, y, sample_weight))
+            return self._solve(
+                objective, classes, callback_data=(objective.X, y, sample_weight)
+            )
 
     def _solve(self, objective, classes, callback_data=None):
         """Pick the step, run the solver, set the fitted attributes.
 
-        Shared by every input path: NumPy/SciPy here, dask and array API
-        through ``_dispatch.fit_scaled_out``. ``callback_data``, the
-        validated ``(X, y, sample_weight)``, enables scikit-learn callbacks.
+        Shared by every input path (NumPy/SciPy, dask, array API).
+        ``callback_data``, the validated ``(X, y, sample_weight)``, enables
+        scikit-learn callbacks.
         """
         step = learning_rate(self.alpha, objective)
 
@@ -461,12 +391,12 @@ class GDLogisticRegression(
         if callbacks is None or not callbacks.stopped:
             self._warn_if_unconverged(result, objective)
 
-        w, b = objective.to_original(result.theta)
-        if classes.size > 2:
-            b = b - objective.xp.mean(b)  # softmax is invariant to a common shift
         self.classes_ = classes
-        self.coef_ = objective.as_output(w.T)
-        self.intercept_ = objective.as_output(b)
+        self.coef_, self.intercept_ = coef_and_intercept(
+            *objective.to_original(result.theta),
+            xp=objective.xp,
+            as_output=objective.as_output,
+        )
         self.n_iter_ = int(result.n_iter)
         self.alpha_ = float(result.step)
         self.cost_history_ = objective.history(result.cost_history)
@@ -480,17 +410,6 @@ class GDLogisticRegression(
             return self.solver
         return "nesterov" if self.alpha == "auto" else "gd"
 
-    def _sample_weights(self, X, y, y_enc, classes, sample_weight):
-        """``s_i`` = sample weight times class weight, validated, float64."""
-        s = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        if self.class_weight is not None:
-            cw = class_weights(self.class_weight, classes=classes, y=y, sample_weight=s)
-            s = weighted(s, cw, y_enc)
-        check_weights(s, self.C)
-        return s
-
     def _initial_coef(self, objective, classes):
         """NumPy ``(w, b)`` to start from: warm start, zeros or small random."""
         d, k, dtype = objective.n_features, objective.n_out, objective.dtype
@@ -499,12 +418,10 @@ class GDLogisticRegression(
             intercept = objective.to_numpy(self.intercept_)
             if coef.shape == (k, d) and np.array_equal(self.classes_, classes):
                 return coef.T.astype(dtype), intercept.astype(dtype)
-        if self.init == "random":
-            rng = check_random_state(self.random_state)
-            w = rng.normal(scale=0.01, size=(d, k)).astype(dtype)
-            b = rng.normal(scale=0.01, size=k).astype(dtype)
-            return w, b if self.fit_intercept else np.zeros(k, dtype=dtype)
-        return np.zeros((d, k), dtype=dtype), np.zeros(k, dtype=dtype)
+        return start_point(
+            d, k, dtype, init=self.init, random_state=self.random_state,
+            fit_intercept=self.fit_intercept,
+        )  # fmt: skip
 
     def _warn_if_unconverged(self, result, objective):
         history = result.cost_history
@@ -586,8 +503,6 @@ class GDLogisticRegression(
         >>> bool((lr.predict_proba([[1.2]]) == clf.predict_proba([[1.2]])).all())
         True
         """
-        from ._export import to_logistic_regression
-
         return to_logistic_regression(self)
 
     # -------------------------------------------------------------- predict
@@ -613,8 +528,8 @@ class GDLogisticRegression(
         array([[0.5, 0.5]])
         """
         check_is_fitted(self)
-        if (scaled_out := scale_out_predict(self, "predict_proba", X)) is not None:
-            return scaled_out  # dask: lazy; array API: in X's namespace
+        if (proba := non_numpy_proba(self, "predict_proba", X)) is not None:
+            return proba  # dask: lazy; array API: in X's namespace
         scores = self.decision_function(X)
         if scores.ndim == 1:
             p1 = expit(scores)
@@ -643,8 +558,8 @@ class GDLogisticRegression(
         array([[-0.69, -0.69]])
         """
         check_is_fitted(self)
-        if (scaled_out := scale_out_predict(self, "predict_log_proba", X)) is not None:
-            return scaled_out  # dask: lazy; array API: in X's namespace
+        if (proba := non_numpy_proba(self, "predict_log_proba", X)) is not None:
+            return proba  # dask: lazy; array API: in X's namespace
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return np.column_stack([log_expit(-scores), log_expit(scores)])

@@ -140,16 +140,19 @@ def test_no_host_round_trip_per_iteration(data, monkeypatch):
     # the setup (moments, Lipschitz bound): their count must not grow with
     # the number of iterations.
     xps = pytest.importorskip("array_api_strict")
-    from sklearn_gdlogreg._objective import _array_api
+    from sklearn_gdlogreg._inputs import _array_api as inputs
+    from sklearn_gdlogreg._objective import _array_api as objective
 
     calls = []
-    original = _array_api.to_numpy
+    original = objective.to_numpy
 
     def counting(a, xp):
         calls.append(a.shape)
         return original(a, xp)
 
-    monkeypatch.setattr(_array_api, "to_numpy", counting)
+    # Every conversion to NumPy: the labels' (inputs), the objective's.
+    for module in (inputs, objective):
+        monkeypatch.setattr(module, "to_numpy", counting)
     X, y = data
     counts = []
     for max_iter in (5, 50):

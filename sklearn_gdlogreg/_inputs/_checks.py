@@ -14,7 +14,7 @@ offered when ``S`` overflows or a weight is too small for float64.
 
 import numpy as np
 
-from .._compat import compute_class_weight
+from .._compat import _check_sample_weight, compute_class_weight
 
 _TINY = np.finfo(np.float64).tiny  # the smallest normal float64, 2.2e-308
 # The largest penalty 1 / (C S): its square (in the step bound and the
@@ -159,3 +159,32 @@ def check_penalty(C, total):
             "weights' ratios and C times their sum matter: increase C, or the "
             "weights keeping C."
         )
+
+
+def sample_weights(X, y, y_enc, classes, sample_weight, *, class_weight, C):
+    """``s_i`` = sample weight times class weight, validated, float64.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, ...)
+        Only its number of rows is read.
+    y, y_enc : ndarray of shape (n_samples,)
+        The labels and their indices in ``classes``.
+    classes : ndarray of shape (n_classes,)
+    sample_weight : array-like of shape (n_samples,) or None
+    class_weight : dict, "balanced" or None
+    C : float
+        The penalty's inverse strength, checked with the weights' sum.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    s = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    if class_weight is not None:
+        cw = class_weights(class_weight, classes=classes, y=y, sample_weight=s)
+        s = weighted(s, cw, y_enc)
+    check_weights(s, C)
+    return s

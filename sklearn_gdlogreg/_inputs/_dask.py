@@ -1,25 +1,33 @@
-"""What the estimator needs for dask input: validation, and lazy predictions.
+"""A dask fit's input: validated and weighted lazily, nothing n-sized gathered.
 
-:func:`prepare_dask` validates dask inputs without gathering anything
-n-sized and builds a :class:`~._dask.DaskLogisticObjective`;
-:class:`DaskPredictMixin` and :func:`lazy_predict` keep the predictions of a
-dask array lazy, computed block by block with the NumPy methods.
+:func:`prepare_dask` checks X, y and the weights where their blocks live and
+builds a :class:`~.._objective._dask.DaskLogisticObjective`; only the
+classes, the class counts and a few scalars reach the client.
 """
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
-from .._objective._coordinates import resolve_preconditioner
-from .._objective._dask import DaskLogisticObjective, is_dask_array
+from .._objective._dask import DaskLogisticObjective
 from ._checks import check_two_classes, check_weight_sum, class_weights
 
 
-def prepare_dask(est, X, y, sample_weight):
+def prepare_dask(X, y, sample_weight, *, class_weight, cost):
     """Validate dask inputs and build the objective, gathering nothing n-sized.
 
     X, y and the weights are persisted where they are computed (on the
     cluster's workers); only the classes, class counts and a few scalars
     come back to the client.
+
+    Parameters
+    ----------
+    X : dask array of shape (n_samples, n_features)
+    y : array-like or dask array of shape (n_samples,)
+    sample_weight : array-like or dask array of shape (n_samples,) or None
+    class_weight : dict, "balanced" or None
+    cost : dict
+        ``C``, ``l1_ratio``, ``fit_intercept`` and ``preconditioner`` (resolved)
+        of the objective.
 
     Returns
     -------
@@ -39,7 +47,6 @@ def prepare_dask(est, X, y, sample_weight):
     import dask
     import dask.array as da
 
-    preconditioner = resolve_preconditioner(est.preconditioner, est.alpha, "dask")
     if X.ndim != 2 or any(np.isnan(c) for c in X.chunks[0]):
         raise ValueError(
             f"X must be a 2-D dask array with known chunk sizes, got shape "
@@ -71,18 +78,13 @@ def prepare_dask(est, X, y, sample_weight):
     check_classification_targets(classes)
     check_two_classes(classes)
     y_enc = y.map_blocks(_encode, classes=classes, dtype=np.intp)
-    s = _class_weighted(est.class_weight, s, y_enc, classes, est.C)
-    est.n_features_in_ = X.shape[1]
-    est.__dict__.pop("feature_names_in_", None)  # a dask array has no names
+    s = _class_weighted(class_weight, s, y_enc, classes, cost["C"])
     objective = DaskLogisticObjective(
         X,
         (y_enc == 1).astype(X.dtype) if classes.size == 2 else y_enc,
         s,
         n_classes=classes.size,
-        C=est.C,
-        l1_ratio=est.l1_ratio,
-        fit_intercept=est.fit_intercept,
-        preconditioner=preconditioner,
+        **cost,
     )
     return objective, classes
 
@@ -125,56 +127,3 @@ def _weight_stats(s_b):
     overflowing sum is reported by the caller)."""
     with np.errstate(over="ignore"):
         return np.array([[np.sum(s_b), np.min(s_b, where=s_b > 0, initial=np.inf)]])
-
-
-def lazy_predict(est, method, X):
-    """``est.<method>`` of a dask array: a lazy dask array, block by block."""
-    X = X.rechunk({1: -1})
-    func = getattr(est, method)
-    n_classes = est.classes_.size
-    if method == "predict" or (method == "decision_function" and n_classes == 2):
-        dtype = est.classes_.dtype if method == "predict" else X.dtype
-        return X.map_blocks(func, drop_axis=1, dtype=dtype, meta=np.empty(0, dtype))
-    dtype = np.result_type(X.dtype, est.coef_.dtype)
-    return X.map_blocks(
-        func, chunks=(X.chunks[0], (n_classes,)), dtype=dtype,
-        meta=np.empty((0, 0), dtype),
-    )  # fmt: skip
-
-
-class DaskPredictMixin:
-    """``decision_function`` and ``predict`` of a dask array stay lazy."""
-
-    def decision_function(self, X):
-        """Decision values ``X @ coef_.T + intercept_`` (lazy for dask X).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        scores : ndarray or dask array of shape (n_samples,) or (n_samples, n_classes)
-            A lazy dask array, computed block by block, when X is one.
-        """
-        if is_dask_array(X):
-            return lazy_predict(self, "decision_function", X)
-        return super().decision_function(X)
-
-    def predict(self, X):
-        """Predicted class labels (lazy for dask X).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        labels : ndarray or dask array of shape (n_samples,)
-            A lazy dask array, computed block by block, when X is one.
-        """
-        if is_dask_array(X):
-            return lazy_predict(self, "predict", X)
-        return super().predict(X)

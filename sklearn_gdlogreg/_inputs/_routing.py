@@ -1,65 +1,42 @@
-"""Fits on inputs other than one in-memory NumPy/SciPy array.
+"""Which path a fit's input takes: NumPy/SciPy, dask, or an array-API namespace.
 
-:func:`scale_out_preparation` picks, from X's type, the preparation of a dask
-array (:mod:`._dask`) or of an array-API array (:mod:`._array_api`, with
-``array_api_dispatch=True``); :func:`fit_scaled_out` then hands the objective it
-built to the estimator's own solve step. NumPy, SciPy sparse and list input keep the
-estimator's own path (the factory returns None).
+NumPy arrays, SciPy sparse matrices, lists and anything else NumPy can read
+(pandas, ...) take the in-memory path; a dask array its own (its passes run
+where its blocks live); with ``sklearn.set_config(array_api_dispatch=True)``,
+an array of another namespace (torch, CuPy, array-api-strict) is fitted in
+that namespace, on its device.
 """
+
+import sys
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn import get_config
 
-from .._compat import check_same_namespace
+from .._compat import get_namespace
+
+_NUMPY_NAMES = ("numpy", "array_api_compat.numpy")
 
 
-def scale_out_preparation(X):
-    """``prepare(est, X, y, sample_weight) -> (objective, classes)`` or None."""
+def is_dask_array(X):
+    """Whether X is a dask array (without importing dask)."""
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(X, da.Array)
+
+
+def is_array_api_input(X):
+    """Whether X is to be fitted in its own (non-NumPy) array namespace."""
+    if not get_config()["array_api_dispatch"]:
+        return False
+    return get_namespace(X)[0].__name__ not in _NUMPY_NAMES
+
+
+def input_kind(X):
+    """``"numpy"``, ``"dask"`` or ``"array-API"``: the path X takes."""
     if isinstance(X, (np.ndarray, list)) or sp.issparse(X):
-        return None  # the estimator's own path: no other module to import
-    from .._objective._dask import is_dask_array
-
+        return "numpy"
     if is_dask_array(X):
-        from ._dask import prepare_dask
-
-        return prepare_dask
-    from .._objective._array_api import is_array_api_input
-
+        return "dask"
     if is_array_api_input(X):
-        from .._objective._array_api import prepare_array_api
-
-        return prepare_array_api
-    return None
-
-
-def fit_scaled_out(est, prepare, X, y, sample_weight):
-    """``est.fit`` on a dask or array-API X: same solvers, same attributes.
-
-    The coefficients come back in the objective's output namespace
-    (``objective.as_output``). Callbacks are not wired for these inputs.
-    """
-    objective, classes = prepare(est, X, y, sample_weight)
-    return est._solve(objective, classes)
-
-
-def scale_out_predict(est, method, X):
-    """``est.<method>(X)`` for dask or array-API X, or None for NumPy X.
-
-    ``method`` is "predict_proba" or "predict_log_proba": a lazy dask array
-    for a dask X; the result in X's namespace and device for an array-API X
-    (with ``array_api_dispatch=True``, which also checks that X matches the
-    namespace and device of the fit).
-    """
-    from .._objective._dask import is_dask_array
-    from ._dask import lazy_predict
-
-    if is_dask_array(X):
-        return lazy_predict(est, method, X)
-    if get_config()["array_api_dispatch"]:
-        check_same_namespace(X, est, attribute="coef_", method=method)
-        from .._objective._array_api import is_array_api_input, predict_proba_xp
-
-        if is_array_api_input(X):
-            return predict_proba_xp(est, X, log=method == "predict_log_proba")
-    return None
+        return "array-API"
+    return "numpy"

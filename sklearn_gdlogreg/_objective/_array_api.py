@@ -11,40 +11,22 @@ array library differs.
 """
 
 import numpy as np
-from sklearn import config_context, get_config
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from .._compat import (
     _max_precision_float_dtype,
     get_namespace,
     get_namespace_and_device,
     to_numpy,
-    validate_data,
 )
-from .._inputs._checks import check_two_classes
 from ._coordinates import (
     diagonal_coordinates,
     original_gradient,
-    resolve_preconditioner,
 )
 from ._loss import CURVATURE_BOUND
 from ._penalty import soft_threshold, strengths
 from ._step_bound import RTOL, default_n_vectors, lambda_max
 
-_NUMPY_NAMES = ("numpy", "array_api_compat.numpy")
 _ROWS_BYTES = 1 << 26  # row chunks of about 64 MiB for the moments' temporaries
-
-
-def is_array_api_input(X):
-    """Whether X is to be fitted in its own (non-NumPy) array namespace."""
-    if not get_config()["array_api_dispatch"]:
-        return False
-    return not xp_name_is_numpy(get_namespace(X)[0])
-
-
-def xp_name_is_numpy(xp):
-    return xp.__name__ in _NUMPY_NAMES
 
 
 class _Raw:
@@ -316,55 +298,3 @@ def _positive_part(xp, a):
 def xp_vecmat(xp, v, M):
     """``v @ M`` for a vector v and a matrix M (1-D result)."""
     return (v[None, :] @ M)[0, :]
-
-
-# -------------------------------------------------------------------- fit
-def prepare_array_api(est, X, y, sample_weight):
-    """Validate array-API inputs and build the objective on X's device.
-
-    ``y`` and ``sample_weight`` may come from another namespace or device:
-    they are encoded on the host, then moved to X's device once.
-
-    Returns
-    -------
-    objective : ArrayAPIObjective
-    classes : ndarray of shape (n_classes,)
-    """
-    preconditioner = resolve_preconditioner(est.preconditioner, est.alpha, "array-API")
-    xp, _ = get_namespace(X)
-    X = validate_data(est, X, dtype=[xp.float64, xp.float32])
-    _, _, device = get_namespace_and_device(X)
-    y = column_or_1d(to_numpy(y, get_namespace(y)[0]), warn=True)
-    if sample_weight is not None:  # to the host, from any namespace
-        sample_weight = to_numpy(sample_weight, get_namespace(sample_weight)[0])
-    check_consistent_length(X, y)
-    check_classification_targets(y)
-    classes, y_enc = np.unique(y, return_inverse=True)
-    check_two_classes(classes)
-    with config_context(array_api_dispatch=False):  # weights on the host
-        s = est._sample_weights(
-            np.empty((X.shape[0], 0)), y, y_enc, classes, sample_weight
-        )
-    objective = ArrayAPIObjective(
-        X,
-        xp.asarray(y_enc, device=device),
-        xp.asarray(s, dtype=X.dtype, device=device),
-        n_classes=classes.size,
-        C=est.C,
-        l1_ratio=est.l1_ratio,
-        fit_intercept=est.fit_intercept,
-        preconditioner=preconditioner,
-    )
-    return objective, classes
-
-
-def predict_proba_xp(est, X, log=False):
-    """(Log-)probabilities of an array-API X, in its namespace and device."""
-    xp, _ = get_namespace(X)
-    scores = est.decision_function(X)
-    if scores.ndim == 1:  # [1 - sigmoid(s), sigmoid(s)] = softmax([0, s])
-        scores = xp.stack([xp.zeros_like(scores), scores], axis=1)
-    m = xp.max(scores, axis=1, keepdims=True)
-    shifted = scores - m
-    log_norm = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
-    return shifted - log_norm if log else xp.exp(shifted - log_norm)

@@ -83,6 +83,38 @@ def resolve_preconditioner(preconditioner, alpha, kind=None):
     return preconditioner
 
 
+def coef_and_intercept(w, b, *, centre=True, xp=np, as_output=np.ascontiguousarray):
+    """``coef_`` and ``intercept_`` of a fitted model from its ``(w, b)``.
+
+    Parameters
+    ----------
+    w : array of shape (n_features, n_out)
+    b : array of shape (n_out,)
+    centre : bool, default=True
+        Softmax is invariant to a common shift of ``b``: multinomial
+        intercepts are returned centred (summing to 0), as
+        LogisticRegression's. ``partial_fit`` keeps ``b`` as its update
+        leaves it (False): the next call steps from there.
+    xp : namespace, default=numpy
+    as_output : callable, default=numpy.ascontiguousarray
+        Makes the fitted attribute (the objective's ``as_output``).
+
+    Returns
+    -------
+    coef : array of shape (n_out, n_features)
+    intercept : array of shape (n_out,)
+
+    Examples
+    --------
+    >>> coef, intercept = coef_and_intercept(np.ones((2, 3)), np.array([1.0, 2, 3]))
+    >>> coef.shape, intercept
+    ((3, 2), array([-1.,  0.,  1.]))
+    """
+    if centre and b.shape[0] > 1:
+        b = b - xp.mean(b)
+    return as_output(w.T), as_output(b)
+
+
 def diagonal_coordinates(mean, var, *, l2, curvature, fit_intercept, xp=np):
     """Shift and scale of the diagonal preconditioner, from column moments.
 

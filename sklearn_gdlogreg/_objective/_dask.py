@@ -16,7 +16,6 @@ the in-memory path up to the order of the floating-point sums.
 """
 
 import asyncio
-import sys
 import time
 
 import numpy as np
@@ -46,12 +45,6 @@ _POLL_S = 0.5
 _MAX_TRIES = 3
 # The timeouts of distributed's waits (asyncio's is its own class before 3.11).
 _TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
-
-
-def is_dask_array(X):
-    """Whether X is a dask array (without importing dask)."""
-    da = sys.modules.get("dask.array")
-    return da is not None and isinstance(X, da.Array)
 
 
 def _kernel_pass(mode, X_b, s_b, W, b, y_b=None, Z_grad=None):

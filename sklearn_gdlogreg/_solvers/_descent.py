@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._update import lecture_update
+
 # An update is deemed to have raised J when it does so by more than rounding.
 # float32 sums of a few thousand terms are good to ~1e-6 at best: below that
 # a "rise" is rounding, and halving the step for it would stall the descent.
@@ -204,7 +206,7 @@ def gradient_descent(
         if gnorm <= tol:
             converged = True
             break
-        theta_new = objective.prox(theta - step * dtheta, step)
+        theta_new = objective.prox(lecture_update(theta, dtheta, step), step)
         # One pass over X: J and the gradient at theta_new together.
         J_new, dtheta_new = objective.value_grad_pass(theta_new, Z)
         if adaptive and _rose(J_new, J, rtol):
@@ -280,7 +282,7 @@ def accelerated_gradient(
         if plain and gnorm <= tol:
             converged = True
             break
-        x_new = objective.prox(y - step * dy, step)
+        x_new = objective.prox(lecture_update(y, dy, step), step)
         d = x_new - y
         # The step test's inner products, now: d need not live through the
         # pass (on sparse data such as D3 each such vector is 0.7% of X).
