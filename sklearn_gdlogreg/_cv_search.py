@@ -45,8 +45,8 @@ from ._objective._batched import (
 )
 from ._objective._coordinates import coef_and_intercept
 from ._objective._penalty import strengths
+from ._solvers._rules import rise_rtol, rose
 
-_RISE_RTOL = 1e-12  # as in _solvers: a rise of J beyond rounding
 # Below this many multiply-adds per product, one thread is faster (and far
 # faster when the cores are shared).
 _SMALL_PRODUCT = 10_000_000
@@ -356,9 +356,7 @@ def sequential_search(X, y, sample_weight, candidates, folds, scorer, settings):
         J = est.cost_history_
         out["histories"][i][k] = J
         # For the summary only: a diverged model is scored as returned.
-        out["diverged"][i, k] = not np.isfinite(J[-1]) or J[-1] > J[0] + (
-            _RISE_RTOL * max(1.0, abs(J[0]))
-        )
+        out["diverged"][i, k] = rose(J[-1], J[0], rise_rtol(X.dtype))
         test_part = _test_part(X, y, settings.score_weight, test)
         score(out, i, k, est, scorer, *test_part, error_score)
     return out

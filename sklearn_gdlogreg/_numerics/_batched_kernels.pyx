@@ -198,7 +198,8 @@ cdef void _binary_uniform(
 
 
 # A kernel of its own, not _binary_uniform's with s = c broadcast: such
-# stride-0 weights measured 1.5x slower per block (with the numba kernels).
+# stride-0 weights are slower per block (benchmarks/README.md, "Tuned
+# constants").
 cdef void _binary_masked(
     floating *Z,
     double *E,

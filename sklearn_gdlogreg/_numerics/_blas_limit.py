@@ -50,7 +50,8 @@ def _threadpoolctl():
     libraries loaded now, and :func:`_release_control`'s function.
 
     Made on first use, never at import: the first controller of a process
-    costs ~17 ms, which small problems (see ``FusedPass.large``) never pay.
+    is costly (benchmarks/README.md, "Tuned constants"), and small problems
+    (see ``FusedPass.large``) never pay it.
     """
     import threadpoolctl  # a scikit-learn dependency
 

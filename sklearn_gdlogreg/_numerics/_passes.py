@@ -305,8 +305,8 @@ class FusedPass:
         self._sums = np.empty((chunks, 2))
         if self.format in ("csr", "csc"):
             self._csr = (X.data, X.indices, X.indptr)
-        # Limiting BLAS costs tens of microseconds (and ~17 ms for the first
-        # controller of a process): worth it only where BLAS would thread
+        # Limiting BLAS costs a call into threadpoolctl (far more for the
+        # first controller of a process): worth it only where BLAS would thread
         # beside the pass, whose threads its spinning ones would slow down:
         # products on large dense X, or d-sized vector operations (around
         # every pass) long enough for OpenBLAS to thread them.

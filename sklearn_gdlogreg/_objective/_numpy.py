@@ -361,7 +361,7 @@ class LogisticObjective:
         w = self._weights(theta) if self.l1 else None
         g = original_gradient(dw, db, scale=scale, mean=self._mean, w=w, l1=self.l1)
         norm = float(np.abs(g).max()) if d else 0.0
-        # db has n_out entries: a Python max beats two NumPy calls (2 us).
+        # db has n_out entries: a Python max is cheaper than two NumPy calls.
         return max(norm, *map(abs, db.tolist())) if db is not None else norm
 
     def max_abs(self, a):

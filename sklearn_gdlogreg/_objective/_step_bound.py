@@ -8,21 +8,20 @@ a function, serves all of them.
 
 import numpy as np
 
-# D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
-# ("Reference data and targets").
+# The constants below were chosen by measurement: benchmarks/README.md,
+# "Tuned constants".
 
 # Directions added per pass over dense data: a pass is bound by reading X, so
-# two products cost about one, and the block space grows twice as fast
-# (D1: 52 ms instead of 72 ms, to the same Ritz value). Sparse passes keep
-# one: their multi-column kernel costs about a pass per column.
+# two products cost about one, and the block space grows twice as fast.
+# Sparse passes keep one: their multi-column kernel costs about a pass per
+# column.
 N_VECTORS_DENSE = 2
 # Below this many entries of X a pass costs less than the Python around it,
-# and one direction per pass is cheaper (D2: the same 3 passes, 457 -> 345 us).
+# and one direction per pass is cheaper.
 _SMALL_ENTRIES = 1 << 16
 # Stop when the Ritz value moves by less than this. The curvature bound c
 # is loose by far more (the step is 1/L of a bound, and the solvers back
-# off should J rise), and 1e-3 took about twice the passes on D1 and D3
-# for Ritz values 0.1% to 2% larger.
+# off should J rise); a tighter rtol costs passes for nothing.
 RTOL = 1e-2
 
 

@@ -20,27 +20,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._rules import rise_rtol, rose
 from ._update import lecture_update
 
-# An update is deemed to have raised J when it does so by more than rounding.
-# float32 sums of a few thousand terms are good to ~1e-6 at best: below that
-# a "rise" is rounding, and halving the step for it would stall the descent.
-_RISE_RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
 _MAX_HALVINGS = 60
 # With alpha="auto", the accelerated solver tries each step this much longer
 # than the last accepted one (and halves it when the step test fails): 1/L
-# comes from the loss's global curvature bound, near the optimum the actual
-# curvature is often far lower. Measured (passes over X to gap 1e-6, the
-# reference data D1-D4 of benchmarks/README.md at --quick size): D1 29 ->
-# 20, D2 399 -> 76, D4 158 -> 119; a prototype growing by 1.25 or 1.5
-# throughout backtracked more for no fewer iterations.
+# comes from the loss's global curvature bound, and near the optimum the
+# curvature is often far lower. Chosen by measurement: benchmarks/README.md,
+# "Tuned constants".
 _GROWTH = 1.1
-# ... except until the step test first fails (or J first rises), when it
-# grows this much: where the curvature near the optimum is far below the
-# bound (well separated classes: D2's steps end 20-40x 1/L), 1.1 alone spent
-# half the fit growing the step. Measured (passes over X to gap 1e-6, full
-# size): D2 79 -> 64, D1 23 -> 24, D4 100 -> 108; a first halving by 1.5
-# instead of 2, or 1.3 throughout the start, did worse on all three.
+# ... and this much until the step test first fails (or J first rises):
+# where the curvature near the optimum is far below the bound (well
+# separated classes), growing by _GROWTH alone spends much of the fit
+# growing the step.
 _GROWTH_START = 1.5
 
 
@@ -104,20 +97,6 @@ def learning_rate(alpha, objective):
     return 1.0 / L if L > 0 else 1.0
 
 
-def _rise_rtol(dtype):
-    """The relative rise of ``J`` that is more than rounding, for ``dtype``."""
-    return _RISE_RTOL[np.dtype(dtype)]
-
-
-def _rose(J_new, J_ref, rtol):
-    """Whether ``J_new`` is not finite or exceeds ``J_ref`` beyond rounding.
-
-    Scalar arithmetic only (no NumPy call): the solvers test every update,
-    and on small data each microsecond is about 1% of the iteration.
-    """
-    return not math.isfinite(J_new) or J_new > J_ref + rtol * max(1.0, abs(J_ref))
-
-
 def _log(verbose, k, J, gnorm, step):
     if verbose:
         print(
@@ -136,14 +115,14 @@ def _step_test(objective, J_new, x_new, J_y, y, model, step, rtol):
 
     which holds for every ``step <= 1/L``. ``model`` is
     ``(<dy, d>, ||d||^2)``, taken by the solver before the pass over X (so
-    that ``d`` is not alive through it); ``rtol`` is :func:`_rise_rtol` of
+    that ``d`` is not alive through it); ``rtol`` is :func:`._rules.rise_rtol` of
     the objective's dtype.
 
     Returns
     -------
     {"fail", "pass", "unresolved"}
         ``"unresolved"`` when the model's quadratic term is below the
-        rounding of J (as in :func:`_rose`): near the optimum the test
+        rounding of J (as in :func:`._rules.rose`): near the optimum the test
         cannot tell, and the step is then kept, neither grown nor halved.
     """
     f_new, f_y = J_new, J_y
@@ -152,7 +131,7 @@ def _step_test(objective, J_new, x_new, J_y, y, model, step, rtol):
         f_y -= objective.nonsmooth(y)
     linear, squared = model
     quadratic = squared / (2.0 * step)
-    if _rose(f_new, f_y + linear + quadratic, rtol):
+    if rose(f_new, f_y + linear + quadratic, rtol):
         return "fail"
     return "pass" if quadratic > rtol * max(1.0, abs(f_y)) else "unresolved"
 
@@ -196,7 +175,7 @@ def gradient_descent(
     del theta0  # the caller's only reference: free it after the first update
     Z = objective.new_raw()  # raw predictions, reused by every pass
     J, dtheta = objective.value_grad_pass(theta, Z)  # dtheta = (dw, db)
-    rtol = _rise_rtol(objective.dtype)
+    rtol = rise_rtol(objective.dtype)
     history = [J]
     best = (J, theta)
     converged = diverged = False
@@ -209,7 +188,7 @@ def gradient_descent(
         theta_new = objective.prox(lecture_update(theta, dtheta, step), step)
         # One pass over X: J and the gradient at theta_new together.
         J_new, dtheta_new = objective.value_grad_pass(theta_new, Z)
-        if adaptive and _rose(J_new, J, rtol):
+        if adaptive and rose(J_new, J, rtol):
             step /= 2.0  # L was underestimated: backtrack, redo the update
             if step < np.finfo(float).tiny * 2**_MAX_HALVINGS:
                 break
@@ -219,7 +198,7 @@ def gradient_descent(
         theta, J, dtheta = theta_new, J_new, dtheta_new
         gnorm = objective.gradient_norm(theta, dtheta)
         _log(verbose, k, J, gnorm, step)
-        if not adaptive and _rose(J, history[0], rtol):
+        if not adaptive and rose(J, history[0], rtol):
             diverged = True
             break
         if J < best[0]:
@@ -269,7 +248,7 @@ def accelerated_gradient(
     del theta0  # as in gradient_descent
     Zx, Z_new = objective.new_raw(), objective.new_raw()
     J, dy = objective.value_grad_pass(x, Zx)
-    rtol = _rise_rtol(objective.dtype)
+    rtol = rise_rtol(objective.dtype)
     y, J_y, t = x, J, 1.0
     plain = True  # y == x: the next update is a plain gradient step
     growth = _GROWTH_START if adaptive else 1.0
@@ -305,7 +284,7 @@ def accelerated_gradient(
             if step < np.finfo(float).tiny * 2**_MAX_HALVINGS:
                 break
             continue
-        if _rose(J_new, J, rtol):
+        if rose(J_new, J, rtol):
             if plain:
                 if not adaptive:
                     k += 1
