@@ -18,6 +18,11 @@ import warnings
 
 import numpy as np
 
+from ._compat import sklearn_callback
+from ._cv import GDLogisticRegressionCV
+from ._gd_logistic import GDLogisticRegression
+from ._plot import CostHistoryDisplay
+
 DEMO_PLOT = "gdlogreg_cost_history.png"
 # The package is installed from a clone (it is not on a package index yet).
 PLOT_HINT = 'from the repository root: python -m pip install -e ".[plot]"'
@@ -53,8 +58,6 @@ def _estimator_defaults():
     Read from :class:`GDLogisticRegression` itself so that the command and the
     Python API can never disagree.
     """
-    from . import GDLogisticRegression
-
     params = GDLogisticRegression().get_params()
     return {name: params[name] for name in ("alpha", "solver", "C", "max_iter", "tol")}
 
@@ -253,8 +256,6 @@ def _check_extras(args):
         except ImportError:
             raise InputError(f"--plot needs matplotlib; {PLOT_HINT}") from None
     if args.progress:
-        from ._compat import sklearn_callback
-
         if sklearn_callback is None:
             raise InputError("--progress needs scikit-learn >= 1.9 (sklearn.callback)")
         try:  # scikit-learn's ProgressBar draws with rich
@@ -281,17 +282,11 @@ def _load(args):
 
 
 def _searcher(args, clf):
-    """GDLogisticRegressionCV when available, else GridSearchCV over alpha."""
+    """GDLogisticRegressionCV over the learning rates, with clf's parameters."""
     if args.alphas is None:
         raise InputError("--cv K needs --alphas A [A ...], the learning rates to try")
     if args.cv < 2:
         raise InputError(f"--cv must be at least 2, got {args.cv}")
-    try:
-        from . import GDLogisticRegressionCV
-    except ImportError:
-        from sklearn.model_selection import GridSearchCV
-
-        return GridSearchCV(clf, {"alpha": args.alphas}, cv=args.cv)
     accepted = GDLogisticRegressionCV().get_params()
     params = {k: v for k, v in clf.get_params().items() if k in accepted}
     if "Cs" in accepted:
@@ -304,8 +299,6 @@ def _fit(args, X_train, y_train):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from . import GDLogisticRegression
-
     clf = GDLogisticRegression(
         args.alpha,
         C=args.C,
@@ -316,8 +309,6 @@ def _fit(args, X_train, y_train):
     last = clf if args.cv is None else _searcher(args, clf)
     model = make_pipeline(StandardScaler(), last)
     if args.progress:
-        from ._compat import sklearn_callback
-
         try:
             model.set_callbacks(
                 sklearn_callback.ProgressBar(max_propagation_depth=None)
@@ -444,8 +435,6 @@ def _save_plot(model, path):
     except ImportError:
         print(f"  cost curve not saved: it needs matplotlib; {PLOT_HINT}")
         return
-    from ._plot import CostHistoryDisplay
-
     display = CostHistoryDisplay.from_estimator(_final(model))
     display.ax_.set_title("Cost J after each gradient-descent update")
     try:

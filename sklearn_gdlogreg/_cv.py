@@ -22,6 +22,7 @@ from ._cv_results import (
     warn_summary,
 )
 from ._cv_search import SearchSettings, candidate_grid, search
+from ._export import to_logistic_regression
 from ._fit_state import restores_state_on_error
 from ._gd_logistic import GDLogisticRegression
 from ._inputs._checks import check_two_classes
@@ -407,8 +408,6 @@ class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
         True
         """
         check_is_fitted(self, "coef_")
-        from ._export import to_logistic_regression
-
         return to_logistic_regression(self, C=self.C_)
 
     # -------------------------------------------------------------- predict

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._objective._interface import Objective
 from ._rules import rise_rtol, rose
 from ._update import lecture_update
 
@@ -65,14 +66,14 @@ class SolverResult:
     step: float
 
 
-def learning_rate(alpha, objective):
+def learning_rate(alpha, objective: Objective):
     """The step ``alpha`` of the lecture's update: the number given, or
     ``1/L`` for ``"auto"``, ``L`` the objective's curvature bound.
 
     Parameters
     ----------
     alpha : float or "auto"
-    objective : LogisticObjective
+    objective : Objective
         Provides ``lipschitz()`` (one Lanczos estimate: a few passes over X).
 
     Returns
@@ -141,13 +142,21 @@ def _stop_requested(on_iter, k, theta, J):
 
 
 def gradient_descent(
-    objective, theta0, *, step, adaptive, max_iter, tol, on_iter=None, verbose=0
+    objective: Objective,
+    theta0,
+    *,
+    step,
+    adaptive,
+    max_iter,
+    tol,
+    on_iter=None,
+    verbose=0,
 ):
     """Plain (proximal) gradient descent: the lecture's update.
 
     Parameters
     ----------
-    objective : LogisticObjective
+    objective : Objective
         Provides ``new_raw``, ``value_grad_pass`` and ``prox``.
     theta0 : ndarray of shape (n_dof, n_out)
         Starting point, in solver coordinates.
@@ -213,7 +222,15 @@ def gradient_descent(
 
 
 def accelerated_gradient(
-    objective, theta0, *, step, adaptive, max_iter, tol, on_iter=None, verbose=0
+    objective: Objective,
+    theta0,
+    *,
+    step,
+    adaptive,
+    max_iter,
+    tol,
+    on_iter=None,
+    verbose=0,
 ):
     """Nesterov's accelerated (proximal) gradient, FISTA for L1.
 
