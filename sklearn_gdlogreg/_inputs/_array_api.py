@@ -19,16 +19,8 @@ from ._checks import check_two_classes, sample_weights
 def prepare_array_api(X, y, sample_weight, *, class_weight, cost):
     """The objective on X's device, and the classes.
 
-    Parameters
-    ----------
-    X : array of shape (n_samples, n_features)
-        Validated, float32 or float64, in its namespace.
-    y : array-like of shape (n_samples,)
-    sample_weight : array-like of shape (n_samples,) or None
-    class_weight : dict, "balanced" or None
-    cost : dict
-        ``C``, ``l1_ratio``, ``fit_intercept`` and ``preconditioner`` (resolved)
-        of the objective.
+    Parameters are those of :func:`._numpy.prepare_numpy`, X validated in
+    its own namespace (float32 or float64).
 
     Returns
     -------

@@ -19,15 +19,8 @@ def prepare_dask(X, y, sample_weight, *, class_weight, cost):
     cluster's workers); only the classes, class counts and a few scalars
     come back to the client.
 
-    Parameters
-    ----------
-    X : dask array of shape (n_samples, n_features)
-    y : array-like or dask array of shape (n_samples,)
-    sample_weight : array-like or dask array of shape (n_samples,) or None
-    class_weight : dict, "balanced" or None
-    cost : dict
-        ``C``, ``l1_ratio``, ``fit_intercept`` and ``preconditioner`` (resolved)
-        of the objective.
+    Parameters are those of :func:`._numpy.prepare_numpy`, X a dask array
+    (y and sample_weight dask arrays too, or NumPy ones).
 
     Returns
     -------

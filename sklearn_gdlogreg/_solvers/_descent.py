@@ -4,7 +4,8 @@ Both solvers take the proximal gradient step of the lecture::
 
     w := w - alpha * dw,    b := b - alpha * db
 
-(followed by soft-thresholding when there is an L1 penalty), record ``J``
+(:func:`._update.lecture_update`, followed by the objective's soft-threshold
+when there is an L1 penalty), record ``J``
 before the first update and after every update, and stop when the max-norm of
 the gradient of ``J`` in the user's coordinates ``(w, b)`` (the minimum-norm
 subgradient with an L1 penalty; ``objective.gradient_norm``, whatever the
