@@ -93,12 +93,16 @@ def _set_layout(monkeypatch, layout):
     blocks shared among 2 threads; "fallback": too many groups, so one.
     """
     if layout != "whole":
-        monkeypatch.setattr("sklearn_gdlogreg._objective._batched._SMALL_PRODUCT", 0)
+        monkeypatch.setattr(
+            "sklearn_gdlogreg._numerics._batched_passes._SMALL_PRODUCT", 0
+        )
     if layout == "grouped_threads":
-        monkeypatch.setattr("sklearn_gdlogreg._objective._batched._BLOCK_ROWS", 64)
+        monkeypatch.setattr(
+            "sklearn_gdlogreg._numerics._batched_passes._BLOCK_ROWS", 64
+        )
         monkeypatch.setattr("sklearn_gdlogreg._cv_search._n_threads", lambda X, m: 2)
     if layout == "fallback":
-        monkeypatch.setattr("sklearn_gdlogreg._objective._batched._MAX_GROUPS", 1)
+        monkeypatch.setattr("sklearn_gdlogreg._numerics._batched_passes._MAX_GROUPS", 1)
 
 
 @pytest.mark.parametrize("layout", ["whole", "grouped", "grouped_threads"])
@@ -504,8 +508,10 @@ def test_dense_pass_matches_sparse_pass(n_classes, dtype, layout, rows, monkeypa
     from sklearn_gdlogreg._objective._batched import BatchedObjective
 
     if rows != "whole":
-        monkeypatch.setattr("sklearn_gdlogreg._objective._batched._SMALL_PRODUCT", 0)
-    monkeypatch.setattr("sklearn_gdlogreg._objective._batched._BLOCK_ROWS", 64)
+        monkeypatch.setattr(
+            "sklearn_gdlogreg._numerics._batched_passes._SMALL_PRODUCT", 0
+        )
+    monkeypatch.setattr("sklearn_gdlogreg._numerics._batched_passes._BLOCK_ROWS", 64)
     rng = np.random.RandomState(0)
     n, d = 500, 7
     X = rng.standard_normal((2 * n, 2 * d)).astype(dtype)
