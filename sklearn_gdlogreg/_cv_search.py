@@ -9,7 +9,8 @@ attributes; :mod:`._cv` validates, calls :func:`search`, selects and refits.
 Two paths give the same scores:
 
 - :func:`batched_search`: every (setting, split) model is one column of one
-  coefficient matrix, trained by :func:`._batched.batched_gradient_descent`;
+  coefficient matrix, trained by
+  :func:`._solvers._batched.batched_gradient_descent`;
   a split's held-out rows get zero weight in its columns (X is never copied).
 - :func:`sequential_search`: one ``GDLogisticRegression`` per model, for what
   the batched path does not cover (``solver="nesterov"``, a fold missing a
@@ -38,13 +39,10 @@ from ._inputs._checks import check_penalty, check_weights, class_weights, weight
 from ._inputs._start import start_point
 from ._numerics import single_threaded_blas
 from ._numerics._threads import effective_n_threads
-from ._objective._batched import (
-    BatchedObjective,
-    batched_gradient_descent,
-    diagonal_preconditioner,
-)
+from ._objective._batched import BatchedObjective, diagonal_preconditioner
 from ._objective._coordinates import coef_and_intercept
 from ._objective._penalty import strengths
+from ._solvers._batched import batched_gradient_descent
 from ._solvers._rules import rise_rtol, rose
 
 # Below this many multiply-adds per product, one thread is faster (and far

@@ -13,11 +13,10 @@ with its own ``C`` and training weight sum ``S_j``), the L2 term of the
 gradient, the chain rule and the proximal step. The weighted loss and its
 gradient sums, all models at once in two matrix products over X, come from
 :class:`.._numerics._batched_passes.BatchedPass` (X is read there only);
-:func:`batched_gradient_descent` (here for now) descends on ``J``.
+:func:`.._solvers._batched.batched_gradient_descent` descends on ``J``.
 """
 
 import copy
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,10 +24,6 @@ from .._numerics import BatchedPass, batched_column_moments
 from ._coordinates import diagonal_coordinates, original_gradient
 from ._loss import CURVATURE_BOUND
 from ._penalty import soft_threshold
-
-# Same rule as _solvers: J has risen when it exceeds its reference by more
-# than rounding.
-_RISE_RTOL = 1e-12
 
 
 class BatchedObjective:
@@ -243,127 +238,3 @@ def diagonal_preconditioner(X, weights, l2, *, n_classes, fit_intercept):
         curvature=CURVATURE_BOUND["binary" if n_classes == 2 else "multinomial"],
         fit_intercept=fit_intercept,
     )
-
-
-@dataclass
-class BatchedResult:
-    """What :func:`batched_gradient_descent` returns, one entry per model.
-
-    Attributes
-    ----------
-    theta : ndarray of shape (n_dof, n_models, n_out)
-        Final coefficients (for a diverged model: its lowest-cost iterate).
-    cost_histories : list of ndarray
-        ``J`` at the start and after every update, one array per model.
-    n_iter : ndarray of shape (n_models,), int
-    converged, diverged : ndarray of shape (n_models,), bool
-    """
-
-    theta: np.ndarray
-    cost_histories: list
-    n_iter: np.ndarray
-    converged: np.ndarray
-    diverged: np.ndarray
-
-
-class _Active:
-    """Mutable state of the models still descending (compacted on removal)."""
-
-    def __init__(self, objective, theta, step):
-        self.objective = objective
-        self.cols = np.arange(theta.shape[1])
-        self.theta = theta
-        self.step = np.asarray(step, dtype=np.float64)
-        self.step_b = self.step.astype(theta.dtype)[:, None]
-        self.J, self.dtheta = objective.value_grad(theta)
-        # J has risen (divergence) when above this: J0 plus rounding.
-        self.J_limit = self.J + _RISE_RTOL * np.maximum(1.0, np.abs(self.J))
-        self.best_J, self.best_theta = self.J.copy(), theta.copy()
-
-    def keep_only(self, keep):
-        self.objective = self.objective.subset(keep)
-        for name in (
-            "cols",
-            "theta",
-            "step",
-            "step_b",
-            "J",
-            "dtheta",
-            "J_limit",
-            "best_J",
-        ):
-            value = getattr(self, name)
-            setattr(self, name, value[:, keep] if value.ndim == 3 else value[keep])
-        self.best_theta = self.best_theta[:, keep]
-
-
-def batched_gradient_descent(objective, theta0, *, step, max_iter, tol):
-    """The lecture's update ``w := w - alpha_j dw``, ``b := b - alpha_j db``.
-
-    Parameters
-    ----------
-    objective : BatchedObjective
-    theta0 : ndarray of shape (n_dof, n_models, n_out)
-        Starting points.
-    step : ndarray of shape (n_models,)
-        Each model's fixed learning rate ``alpha_j``.
-    max_iter : int
-    tol : float
-        A model stops when the max-norm of its gradient in the user's
-        coordinates is <= tol (the objective's ``gradient_norms``).
-
-    Returns
-    -------
-    BatchedResult
-    """
-    n_models = theta0.shape[1]
-    out = BatchedResult(
-        theta0.copy(),
-        [None] * n_models,
-        np.zeros(n_models, dtype=int),
-        np.zeros(n_models, dtype=bool),
-        np.zeros(n_models, dtype=bool),
-    )
-    state = _Active(objective, theta0, step)
-    histories = np.full((max_iter + 1, n_models), np.nan)
-    histories[0] = state.J
-    k = 0
-    while k < max_iter and state.cols.size:
-        done = state.objective.gradient_norms(state.theta, state.dtheta) <= tol
-        if done.any():
-            out.converged[state.cols[done]] = True
-            _finish(out, state, done, state.theta, k)
-            if not state.cols.size:
-                break
-        theta_new = state.objective.prox(
-            state.theta - state.step_b * state.dtheta, state.step
-        )
-        J, dtheta = state.objective.value_grad(theta_new)
-        k += 1
-        histories[k, state.cols] = J
-        state.theta, state.J, state.dtheta = theta_new, J, dtheta
-        rose = ~(J <= state.J_limit)  # NaN included
-        better = ~rose & (J < state.best_J)
-        np.copyto(state.best_J, J, where=better)
-        np.copyto(state.best_theta, theta_new, where=better[:, None])
-        if rose.any():
-            out.diverged[state.cols[rose]] = True
-            _finish(out, state, rose, state.best_theta, k)
-    _finish(out, state, np.ones(state.cols.size, dtype=bool), state.theta, k)
-    out.cost_histories = [
-        histories[: n + 1, j].copy() for j, n in enumerate(out.n_iter)
-    ]
-    return out
-
-
-def _finish(out, state, mask, theta, k):
-    """Record the models ``mask`` of the active set as stopped at ``k``."""
-    if not mask.any():
-        return
-    cols = state.cols[mask]
-    out.theta[:, cols] = theta[:, mask]
-    out.n_iter[cols] = k
-    if not mask.all():
-        state.keep_only(~mask)
-    else:
-        state.cols = state.cols[:0]
