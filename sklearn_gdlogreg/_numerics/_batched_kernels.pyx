@@ -1,4 +1,4 @@
-"""Kernels of the batched gradient descent (:mod:`sklearn_gdlogreg._batched`).
+"""Kernels of the batched CV's passes over X (:mod:`._batched_passes`).
 
 Per row block of dense X, for a group of models sharing its rows::
 
@@ -112,7 +112,7 @@ cdef enum:
 
 PRODUCT_ROWS = _PRODUCT_ROWS_C
 
-# The per-entry kernel of a group (see _RowGroup in _batched).
+# The per-entry kernel of a group (see _RowGroup in _batched_passes).
 cdef enum:
     KIND_UNIFORM = 0  # binary, weight c[j] on every row
     KIND_MASKED = 1  # binary, weights 0 or c[j]
