@@ -191,7 +191,7 @@ def batched_search(X, y, sample_weight, candidates, folds, scorer, settings):
         out["fit_time"][:] = (time.perf_counter() - start) / step.size
         out["n_unconverged"] = int(np.sum(~res.converged & ~res.diverged))
         out["diverged"][:] = res.diverged.reshape(len(candidates), len(folds))
-        for j, history in enumerate(res.cost_histories):
+        for j, history in enumerate(res.cost_history):
             out["histories"][j // len(folds)][j % len(folds)] = history
         w_all, b_all = objective.to_original(res.theta)
         if settings.accuracy_scoring:
@@ -201,7 +201,7 @@ def batched_search(X, y, sample_weight, candidates, folds, scorer, settings):
         def model(i, j):  # column j (candidate i) as a fitted GDLogisticRegression
             est = settings.make_estimator(**candidates[i])
             est = fitted_model(est, classes, w_all[:, j], b_all[j])
-            est.n_iter_, est.cost_history_ = int(res.n_iter[j]), res.cost_histories[j]
+            est.n_iter_, est.cost_history_ = int(res.n_iter[j]), res.cost_history[j]
             return est
 
         # Diverged models too: on their lowest-cost iterate, as returned.

@@ -17,34 +17,11 @@ iteration count are those of ``GDLogisticRegression`` fitted on that model's
 rows alone, up to floating-point summation order.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
-# Same rule as _descent (float64): J has risen when it exceeds its reference
-# by more than rounding.
-_RISE_RTOL = 1e-12
-
-
-@dataclass
-class BatchedResult:
-    """What :func:`batched_gradient_descent` returns, one entry per model.
-
-    Attributes
-    ----------
-    theta : ndarray of shape (n_dof, n_models, n_out)
-        Final coefficients (for a diverged model: its lowest-cost iterate).
-    cost_histories : list of ndarray
-        ``J`` at the start and after every update, one array per model.
-    n_iter : ndarray of shape (n_models,), int
-    converged, diverged : ndarray of shape (n_models,), bool
-    """
-
-    theta: np.ndarray
-    cost_histories: list
-    n_iter: np.ndarray
-    converged: np.ndarray
-    diverged: np.ndarray
+from ._result import SolverResult
+from ._rules import rise_limits, rise_rtol
+from ._update import lecture_update
 
 
 class _Active:
@@ -58,7 +35,7 @@ class _Active:
         self.step_b = self.step.astype(theta.dtype)[:, None]
         self.J, self.dtheta = objective.value_grad(theta)
         # J has risen (divergence) when above this: J0 plus rounding.
-        self.J_limit = self.J + _RISE_RTOL * np.maximum(1.0, np.abs(self.J))
+        self.J_limit = rise_limits(self.J, rise_rtol(theta.dtype))
         self.best_J, self.best_theta = self.J.copy(), theta.copy()
 
     def keep_only(self, keep):
@@ -95,15 +72,17 @@ def batched_gradient_descent(objective, theta0, *, step, max_iter, tol):
 
     Returns
     -------
-    BatchedResult
+    SolverResult
+        Per model (see :class:`._result.SolverResult`).
     """
     n_models = theta0.shape[1]
-    out = BatchedResult(
+    out = SolverResult(
         theta0.copy(),
         [None] * n_models,
         np.zeros(n_models, dtype=int),
         np.zeros(n_models, dtype=bool),
         np.zeros(n_models, dtype=bool),
+        np.asarray(step, dtype=np.float64),
     )
     state = _Active(objective, theta0, step)
     histories = np.full((max_iter + 1, n_models), np.nan)
@@ -117,7 +96,7 @@ def batched_gradient_descent(objective, theta0, *, step, max_iter, tol):
             if not state.cols.size:
                 break
         theta_new = state.objective.prox(
-            state.theta - state.step_b * state.dtheta, state.step
+            lecture_update(state.theta, state.dtheta, state.step_b), state.step
         )
         J, dtheta = state.objective.value_grad(theta_new)
         k += 1
@@ -131,9 +110,7 @@ def batched_gradient_descent(objective, theta0, *, step, max_iter, tol):
             out.diverged[state.cols[rose]] = True
             _finish(out, state, rose, state.best_theta, k)
     _finish(out, state, np.ones(state.cols.size, dtype=bool), state.theta, k)
-    out.cost_histories = [
-        histories[: n + 1, j].copy() for j, n in enumerate(out.n_iter)
-    ]
+    out.cost_history = [histories[: n + 1, j].copy() for j, n in enumerate(out.n_iter)]
     return out
 
 

@@ -17,11 +17,11 @@ check, divergence check), finalize into a :class:`SolverResult`.
 """
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from .._objective._interface import Objective
+from ._result import SolverResult
 from ._rules import rise_rtol, rose
 from ._update import lecture_update
 
@@ -37,34 +37,6 @@ _GROWTH = 1.1
 # separated classes), growing by _GROWTH alone spends much of the fit
 # growing the step.
 _GROWTH_START = 1.5
-
-
-@dataclass
-class SolverResult:
-    """What a solver returns.
-
-    Attributes
-    ----------
-    theta : ndarray of shape (n_dof, n_out)
-        Final coefficients, in the objective's (solver) coordinates.
-    cost_history : ndarray of shape (n_iter + 1,)
-        ``J`` at the start and after every update.
-    n_iter : int
-        Number of updates performed.
-    converged : bool
-        Whether the (proximal) gradient max-norm reached ``tol``.
-    diverged : bool
-        Whether a fixed step made ``J`` blow up (see :func:`gradient_descent`).
-    step : float
-        The step size finally used (``alpha_``).
-    """
-
-    theta: np.ndarray
-    cost_history: np.ndarray
-    n_iter: int
-    converged: bool
-    diverged: bool
-    step: float
 
 
 def learning_rate(alpha, objective: Objective):
