@@ -18,8 +18,7 @@ from scipy.optimize import approx_fprime
 from scipy.special import expit, logsumexp, softmax
 from sklearn.datasets import make_classification
 
-from sklearn_gdlogreg._numerics import _fused
-from sklearn_gdlogreg._numerics import _passes as _data
+from sklearn_gdlogreg._numerics import _fused, _passes
 from sklearn_gdlogreg._objective._numpy import LogisticObjective
 from sklearn_gdlogreg._objective._step_bound import RTOL
 from sklearn_gdlogreg._solvers._descent import SOLVERS
@@ -33,8 +32,8 @@ def small_blocks(monkeypatch):
     # data: the reduction between threads and the row ranges' edges are
     # exercised (and, for Fortran-ordered X, tiles of rows with a partial one
     # at each range's end).
-    monkeypatch.setattr(_data, "_MIN_ROWS", 64)
-    monkeypatch.setattr(_data, "_n_threads", lambda: 2)
+    monkeypatch.setattr(_passes, "_MIN_ROWS", 64)
+    monkeypatch.setattr(_passes, "_n_threads", lambda: 2)
 
 
 def make_problem(n_classes, fmt, dtype, seed=0, weights="random"):
@@ -210,7 +209,7 @@ def test_csr_binary_pass_both_ways_to_the_extrapolated_point(dtype, weights):
     beta = 0.6
     W_y, b_y = W + beta * (W - W_prev), b + beta * (b - b_prev)
     s_n = (s / s.sum()).astype(dtype)
-    pass_ = _data.FusedPass(X, 1, "binary", y.astype(dtype), s_n)
+    pass_ = _passes.FusedPass(X, 1, "binary", y.astype(dtype), s_n)
     assert not pass_.keeps_raw
 
     def plain(W, b):
@@ -334,8 +333,8 @@ def test_column_moments_match_two_pass_numpy(order, dtype, n_threads, monkeypatc
     # Offsets up to 1e6 times the spread: a one-pass E[x^2] - mean^2 would
     # lose 12 digits there; the kernel's per-tile two-pass and pairwise merge
     # must not. Zero-weight rows, a zero-weight tile and a constant column.
-    monkeypatch.setattr(_data, "_n_threads", lambda: n_threads)
-    monkeypatch.setattr(_data, "_MIN_ROWS", 1000)
+    monkeypatch.setattr(_passes, "_n_threads", lambda: n_threads)
+    monkeypatch.setattr(_passes, "_MIN_ROWS", 1000)
     rng = np.random.default_rng(0)
     n = 3001  # not a multiple of the tile
     X = rng.normal(size=(n, 6)) * [1, 1e-3, 1e3, 1, 1, 0] + [0, 5, -1e6, 1e6, 3, 7]
@@ -344,7 +343,7 @@ def test_column_moments_match_two_pass_numpy(order, dtype, n_threads, monkeypatc
     s[: 2 * _fused.TILE] = 0.0
     s[1000:1010] = 0.0
     s /= s.sum()
-    mean, var = _data.weighted_column_moments(X, s)
+    mean, var = _passes.weighted_column_moments(X, s)
     Xd = X.astype(np.float64)
     expected_mean = s @ Xd
     expected_var = s @ (Xd - expected_mean) ** 2

@@ -29,7 +29,7 @@ from ._step_bound import RTOL, default_n_vectors, lambda_max
 _ROWS_BYTES = 1 << 26  # row chunks of about 64 MiB for the moments' temporaries
 
 
-class _Raw:
+class _RawPredictions:
     """Holder of raw predictions ``Z`` (namespaces need not support ``out=``)."""
 
     Z = None
@@ -150,7 +150,7 @@ class ArrayAPIObjective:
 
     def new_raw(self):
         """A holder for raw predictions (filled by :meth:`value_grad_pass`)."""
-        return _Raw()
+        return _RawPredictions()
 
     def raw_prediction(self, theta):
         """``Z = X @ w + b`` of shape (n_samples, n_out)."""
@@ -206,7 +206,7 @@ class ArrayAPIObjective:
 
     def value_from_raw(self, theta, Z):
         """``J`` at theta given its raw predictions (array or holder)."""
-        Z = Z.Z if isinstance(Z, _Raw) else Z
+        Z = Z.Z if isinstance(Z, _RawPredictions) else Z
         return float(self._loss_residual(Z, Z)[0] + self.penalty_xp(theta))
 
     def value_grad(self, theta):
