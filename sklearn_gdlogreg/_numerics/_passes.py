@@ -257,7 +257,7 @@ class FusedPass:
         Columns of ``W`` (1 for binary, n_classes for multinomial).
     mode : {"binary", "multinomial", "weighted"}
         The per-sample work: the cross-entropy's loss and residual
-        ``R = s * dL/dZ`` (see :mod:`.._loss`), or ``R = s * Z`` (the
+        ``R = s * dL/dZ`` (see :mod:`.._objective._loss`), or ``R = s * Z`` (the
         weighted Gram product, loss 0).
     y : ndarray of shape (n_samples,) or None
         Binary: 0/1 labels (positive where ``y > 0``); multinomial: class

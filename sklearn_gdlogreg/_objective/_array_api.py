@@ -7,7 +7,8 @@ scalars come back to Python (``J`` and the max-norm of the step, which the
 solvers' tests need). Labels and weights are encoded once on the host (they
 are 1-D), then moved to X's device. The layout, coordinates and formulas are
 those of :class:`LogisticObjective` (read its module docstring); only the
-array library differs.
+array library differs. The loss and residual are :mod:`._loss`'s
+namespace-generic functions.
 """
 
 import numpy as np
@@ -22,7 +23,7 @@ from ._coordinates import (
     diagonal_coordinates,
     original_gradient,
 )
-from ._loss import CURVATURE_BOUND
+from ._loss import CURVATURE_BOUND, loss_and_residual, loss_sum
 from ._penalty import soft_threshold, strengths
 from ._step_bound import RTOL, default_n_vectors, lambda_max
 
@@ -157,30 +158,6 @@ class ArrayAPIObjective:
         w, b = self.to_original(theta)
         return self.X @ w + b
 
-    def _loss(self, Z):
-        """Weighted loss sum at ``Z`` (0-d array)."""
-        xp, Y = self.xp, self.Y
-        if self.kind == "binary":
-            e = xp.exp(-xp.abs(Z))  # stable: log(1 + e^z) = max(z, 0) + log1p(e)
-            loss = _positive_part(xp, Z) + xp.log1p(e) - Y * Z
-        else:
-            m = xp.max(Z, axis=1, keepdims=True)
-            log_norm = xp.log(xp.sum(xp.exp(Z - m), axis=1, keepdims=True)) + m
-            loss = log_norm - xp.sum(Y * Z, axis=1, keepdims=True)
-        return xp.sum(self.s * loss[:, 0])
-
-    def _loss_residual(self, Z, Z_grad):
-        """Weighted loss sum at ``Z`` (0-d array), ``R = s (p - Y)`` at Z_grad."""
-        xp, s, Y = self.xp, self.s, self.Y
-        if self.kind == "binary":
-            e = xp.exp(-xp.abs(Z_grad))
-            P = xp.where(Z_grad >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-        else:
-            m = xp.max(Z_grad, axis=1, keepdims=True)
-            E = xp.exp(Z_grad - m)
-            P = E / xp.sum(E, axis=1, keepdims=True)
-        return self._loss(Z), s[:, None] * (P - Y)
-
     def value_grad_pass(self, theta, Z, momentum=None):
         """``J`` at theta and the smooth gradient (at Nesterov's point).
 
@@ -197,17 +174,20 @@ class ArrayAPIObjective:
             Z_grad = Z_val + beta * (Z_val - Z_prev.Z)
         if Z is not None:
             Z.Z = Z_val
-        data, R = self._loss_residual(Z_val, Z_grad)
+        xp, Y, s, kind = self.xp, self.Y, self.s, self.kind
+        data, R = loss_and_residual(xp, Z_val, Y, s, kind, Z_grad=Z_grad)
         value = float(data + self.penalty_xp(theta))
         grad = self._solver_gradient(theta_grad, self.X.T @ R, R)
         if momentum is None:
             return value, grad
-        return value, grad, float(self._loss(Z_grad) + self.penalty_xp(theta_grad))
+        value_y = loss_sum(xp, Z_grad, Y, s, kind) + self.penalty_xp(theta_grad)
+        return value, grad, float(value_y)
 
     def value_from_raw(self, theta, Z):
         """``J`` at theta given its raw predictions (array or holder)."""
         Z = Z.Z if isinstance(Z, _RawPredictions) else Z
-        return float(self._loss_residual(Z, Z)[0] + self.penalty_xp(theta))
+        data = loss_sum(self.xp, Z, self.Y, self.s, self.kind)
+        return float(data + self.penalty_xp(theta))
 
     def value_grad(self, theta):
         """``J`` and the smooth gradient at ``theta``; one pass over X."""
@@ -288,11 +268,6 @@ class ArrayAPIObjective:
         lam = lambda_max(gram_times, self.n_dof, n_vectors, max_iter, rtol)
         reg = self.l2 * float(np.max(1.0 / self.scale**2)) if d else 0.0
         return CURVATURE_BOUND[self.kind] * lam + reg
-
-
-def _positive_part(xp, a):
-    """``max(a, 0)``, exactly (a scalar operand is not portable to maximum)."""
-    return (a + xp.abs(a)) / 2
 
 
 def xp_vecmat(xp, v, M):
