@@ -99,7 +99,7 @@ def test_only_small_results_reach_the_client(where, data, monkeypatch, request):
     import dask
     import dask.base
 
-    from sklearn_gdlogreg._objective._dask import _BlockActors
+    from sklearn_gdlogreg._numerics._dask_blocks import _BlockActors
 
     sizes, actor_calls = [], []
     compute = dask.base.compute

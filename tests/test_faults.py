@@ -234,7 +234,7 @@ import numpy as np
 import dask, dask.array as da, distributed
 from sklearn.datasets import make_classification
 from sklearn_gdlogreg import GDLogisticRegression
-from sklearn_gdlogreg._objective import _dask
+from sklearn_gdlogreg._numerics import _dask_blocks
 
 FAULT, WHEN = sys.argv[1], sys.argv[2]
 X, y = make_classification(n_samples=600, n_features=8, random_state=0)
@@ -277,7 +277,7 @@ if __name__ == "__main__":
     else:
         # Before the 5th pass through the actors; "during": without waiting
         # for the scheduler to notice, so that the call meets a dead worker.
-        results, calls = _dask._BlockActors.results, []
+        results, calls = _dask_blocks._BlockActors.results, []
 
         def hooked_results(self, *args):
             calls.append(1)
@@ -285,7 +285,7 @@ if __name__ == "__main__":
                 strike(self.client, sorted(PIDS)[0])
             return results(self, *args)
 
-        _dask._BlockActors.results = hooked_results
+        _dask_blocks._BlockActors.results = hooked_results
     dask.config.set({"sklearn_gdlogreg.timeout": float(sys.argv[3])})
     est = GDLogisticRegression(alpha=0.5, max_iter=15).fit(X[:, :5], y)
     before = {k: np.copy(v) for k, v in vars(est).items() if k.endswith("_")}
@@ -347,6 +347,7 @@ def run_child(tmp_path, fault, when, timeout=600):
 
 
 def assert_completed_as_reference(report, out):
+    assert "victim" in report, out  # the fault was injected (the hook ran)
     assert report["outcome"] == "completed", out
     # The fit without fault, to rounding (the sums regrouped per worker).
     assert report["coef_diff"] < 1e-10
@@ -383,7 +384,7 @@ def test_frozen_worker_fails_within_the_timeout_naming_it(tmp_path):
 def test_timeout_setting():
     import dask
 
-    from sklearn_gdlogreg._objective._dask import cluster_timeout
+    from sklearn_gdlogreg._numerics._dask_blocks import cluster_timeout
 
     assert cluster_timeout() == 600  # the default: 10 minutes
     with dask.config.set({"sklearn_gdlogreg.timeout": "2 minutes"}):
