@@ -1,9 +1,11 @@
-"""The compiled kernels and their thin wrappers: the only code that reads X.
+"""The compiled kernels and their Python drivers: the only code that reads X.
 
-Built at install from Cython (``*.pyx``, OpenMP ``prange`` over row ranges,
-``nogil``); nothing compiles at import or at fit. :mod:`._passes` drives
-them for one model (:class:`FusedPass`), :mod:`._batched_passes` for the
-many models of the batched CV (:class:`BatchedPass`).
+The kernels are built at install from Cython (``*.pyx``, OpenMP ``prange``
+over row ranges, ``nogil``); nothing compiles at import or at fit. Their
+drivers: :mod:`._passes` for one model on X in memory (:class:`FusedPass`),
+:mod:`._batched_passes` for the many models of the batched CV
+(:class:`BatchedPass`), :mod:`._dask_blocks` for a dask X's row blocks (the
+kernels run on each block where it lives).
 """
 
 from ._batched_passes import BatchedPass, batched_column_moments
