@@ -23,8 +23,9 @@ from ._coordinates import (
     diagonal_coordinates,
     original_gradient,
 )
+from ._interface import ObjectiveBase
 from ._loss import CURVATURE_BOUND, loss_and_residual, loss_sum
-from ._penalty import soft_threshold, strengths
+from ._penalty import soft_threshold
 from ._step_bound import RTOL, default_n_vectors, lambda_max
 
 _ROWS_BYTES = 1 << 26  # row chunks of about 64 MiB for the moments' temporaries
@@ -36,7 +37,7 @@ class _RawPredictions:
     Z = None
 
 
-class ArrayAPIObjective:
+class ArrayAPIObjective(ObjectiveBase):
     """:class:`LogisticObjective`'s interface and math in namespace ``xp``.
 
     Parameters
@@ -58,17 +59,15 @@ class ArrayAPIObjective:
         self.xp, self.device, self.X = xp, device, X
         self.xp_dtype = X.dtype
         self.dtype = np.dtype("float32" if X.dtype == xp.float32 else "float64")
-        self.n_features = X.shape[1]
-        self.kind = "binary" if n_classes == 2 else "multinomial"
-        self.n_out = 1 if n_classes == 2 else n_classes
-        self.fit_intercept = fit_intercept
         S = float(xp.sum(s))
         self.s = s / S
+        self._set_problem(
+            X.shape[1], n_classes=n_classes, fit_intercept=fit_intercept,
+            C=C, l1_ratio=l1_ratio, S=S, preconditioner=preconditioner,
+        )  # fmt: skip
         classes = xp.arange(self.n_out if self.n_out > 1 else 2, device=device)
         Y = xp.astype(y[:, None] == classes[None, :], X.dtype)  # one-hot
         self.Y = Y[:, 1:] if self.kind == "binary" else Y
-        self.l2, self.l1 = strengths(C, l1_ratio, S)
-        self.preconditioner = preconditioner  # the coordinates' name
         self._setup_preconditioner(preconditioner)
 
     def _setup_preconditioner(self, preconditioner):
@@ -102,11 +101,6 @@ class ArrayAPIObjective:
         mean = sum(s[rows] @ (X[rows, :] - shift) for rows in chunks)
         var = sum(s[rows] @ (X[rows, :] - shift - mean) ** 2 for rows in chunks)
         return xp.asarray(mean + shift), xp.asarray(var)
-
-    @property
-    def n_dof(self):
-        """Number of rows of ``theta``."""
-        return self.n_features + int(self.fit_intercept)
 
     # ------------------------------------------- coordinates, conversions
     def to_original(self, theta):
@@ -266,8 +260,7 @@ class ArrayAPIObjective:
             return to_numpy(xp.concat(rows, axis=0), xp).astype(np.float64)
 
         lam = lambda_max(gram_times, self.n_dof, n_vectors, max_iter, rtol)
-        reg = self.l2 * float(np.max(1.0 / self.scale**2)) if d else 0.0
-        return CURVATURE_BOUND[self.kind] * lam + reg
+        return self._curvature_bound(lam)
 
 
 def xp_vecmat(xp, v, M):

@@ -16,9 +16,7 @@ the in-memory path up to the order of the floating-point sums.
 import numpy as np
 
 from .._numerics._dask_blocks import RowBlocks, block_gram, block_terms
-from ._loss import CURVATURE_BOUND
 from ._numpy import LogisticObjective
-from ._penalty import strengths
 from ._step_bound import RTOL, default_n_vectors, lambda_max
 
 
@@ -63,17 +61,15 @@ class DaskLogisticObjective(LogisticObjective):
         X = X.rechunk({1: -1})  # whole rows per block
         rows = X.chunks[0]
         self.dtype = np.dtype(X.dtype)
-        self.n_features = X.shape[1]
-        self.kind = "binary" if n_classes == 2 else "multinomial"
-        self.n_out = 1 if n_classes == 2 else n_classes
-        self.fit_intercept = fit_intercept
         sample_weight = sample_weight.astype(np.float64).rechunk((rows,))
         S = float(sample_weight.sum().compute())
         s = (sample_weight / S).astype(self.dtype)
         self.blocks = RowBlocks(X, y, s)  # persisted: the passes' data
         self.X, self.y, self.s = self.blocks.X, self.blocks.y, self.blocks.s
-        self.l2, self.l1 = strengths(C, l1_ratio, S)
-        self.preconditioner = preconditioner  # the coordinates' name
+        self._set_problem(
+            X.shape[1], n_classes=n_classes, fit_intercept=fit_intercept,
+            C=C, l1_ratio=l1_ratio, S=S, preconditioner=preconditioner,
+        )  # fmt: skip
         self._setup_preconditioner(preconditioner)
 
     def _column_moments(self):
@@ -153,5 +149,4 @@ class DaskLogisticObjective(LogisticObjective):
             return np.concatenate(rows)
 
         lam = lambda_max(gram_times, p, n_vectors, max_iter, rtol)
-        reg = self.l2 * float(np.max(1.0 / self.scale**2)) if d else 0.0
-        return CURVATURE_BOUND[self.kind] * lam + reg
+        return self._curvature_bound(lam)

@@ -1,4 +1,5 @@
-"""The interface every objective offers the solvers and the estimator.
+"""The interface every objective offers the solvers and the estimator, and
+what every objective sets up the same way (:class:`ObjectiveBase`).
 
 One implementation per array world: :class:`~._numpy.LogisticObjective`
 (NumPy/SciPy), :class:`~._dask.DaskLogisticObjective` and
@@ -13,6 +14,11 @@ the last row, in the objective's coordinates (:mod:`._coordinates`).
 """
 
 from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ._loss import CURVATURE_BOUND
+from ._penalty import strengths
 
 
 @runtime_checkable
@@ -71,3 +77,30 @@ class Objective(Protocol):
 
     def history(self, cost_history) -> Any:
         """``cost_history_`` from the solver's float64 values."""
+
+
+class ObjectiveBase:
+    """What the objectives of one model share, whatever their array library."""
+
+    def _set_problem(
+        self, n_features, *, n_classes, fit_intercept, C, l1_ratio, S, preconditioner
+    ):
+        """The model's shape, the penalty's strengths ``1/(C S)`` and the
+        coordinates' name."""
+        self.preconditioner = preconditioner
+        self.n_features = n_features
+        self.kind = "binary" if n_classes == 2 else "multinomial"
+        self.n_out = 1 if n_classes == 2 else n_classes
+        self.fit_intercept = fit_intercept
+        self.l2, self.l1 = strengths(C, l1_ratio, S)
+
+    @property
+    def n_dof(self):
+        """Number of rows of ``theta``."""
+        return self.n_features + int(self.fit_intercept)
+
+    def _curvature_bound(self, lam):
+        """``L = c * lam + l2 * max(1 / scale^2)`` from ``lam``, the largest
+        eigenvalue of the Gram matrix (see ``LogisticObjective.lipschitz``)."""
+        reg = self.l2 * float(np.max(1.0 / self.scale**2)) if self.n_features else 0.0
+        return CURVATURE_BOUND[self.kind] * lam + reg

@@ -44,8 +44,9 @@ from ._coordinates import (
     diagonal_coordinates,
     original_gradient,
 )
+from ._interface import ObjectiveBase
 from ._loss import CURVATURE_BOUND
-from ._penalty import soft_threshold, strengths
+from ._penalty import soft_threshold
 from ._step_bound import RTOL, default_n_vectors, lambda_max
 
 # D1-D4 below: the benchmarks' reference data sets, defined in benchmarks/README.md
@@ -66,7 +67,7 @@ def _normalized(sample_weight, S, dtype):
     return (np.asarray(s, dtype=np.float64) / S).astype(dtype, copy=False)
 
 
-class LogisticObjective:
+class LogisticObjective(ObjectiveBase):
     """Weighted, penalized cross-entropy ``J`` in solver coordinates.
 
     Parameters
@@ -116,14 +117,12 @@ class LogisticObjective:
         self.X = X
         self.y = y
         self.dtype = X.dtype
-        self.n_features = X.shape[1]
-        self.kind = "binary" if n_classes == 2 else "multinomial"
-        self.n_out = 1 if n_classes == 2 else n_classes
-        self.fit_intercept = fit_intercept
         S = float(np.sum(sample_weight, dtype=np.float64))
         self.s = _normalized(sample_weight, S, self.dtype)
-        self.l2, self.l1 = strengths(C, l1_ratio, S)
-        self.preconditioner = preconditioner  # the coordinates' name
+        self._set_problem(
+            X.shape[1], n_classes=n_classes, fit_intercept=fit_intercept,
+            C=C, l1_ratio=l1_ratio, S=S, preconditioner=preconditioner,
+        )  # fmt: skip
         self._setup_preconditioner(preconditioner)
         self._fused = None  # the fused pass and its buffers, built on first use
         self._Z = None
@@ -182,11 +181,6 @@ class LogisticObjective:
         self._mean = self.mean.astype(self.dtype, copy=False)[:, None]
         self._scale = self.scale.astype(self.dtype, copy=False)[:, None]
         self._grad_scale = self.grad_scale.astype(self.dtype, copy=False)[:, None]
-
-    @property
-    def n_dof(self):
-        """Number of rows of ``theta``."""
-        return self.n_features + int(self.fit_intercept)
 
     # ------------------------------------------- coordinate changes
     def to_original(self, theta, out=None):
@@ -447,5 +441,4 @@ class LogisticObjective:
             return out
 
         lam = lambda_max(gram_times, p, n_vectors, max_iter, rtol)
-        reg = self.l2 * float(np.max(1.0 / self.scale**2)) if d else 0.0
-        return CURVATURE_BOUND[self.kind] * lam + reg
+        return self._curvature_bound(lam)
