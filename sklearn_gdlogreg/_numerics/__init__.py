@@ -1,4 +1,5 @@
-"""The compiled kernels and their Python drivers: the only code that reads X.
+"""The compiled kernels and their Python drivers: the code that reads NumPy, SciPy
+and dask X (an array-API X is read by its own namespace: ``_objective``).
 
 The kernels are built at install from Cython (``*.pyx``, OpenMP ``prange``
 over row ranges, ``nogil``); nothing compiles at import or at fit. Their

@@ -7,5 +7,8 @@ the step bound ``L`` (:mod:`._step_bound`). Each array world has one
 objective over the same interface (:class:`._interface.Objective`):
 NumPy/SciPy (:mod:`._numpy`), dask (:mod:`._dask`), the array API
 (:mod:`._array_api`) and many models at once for the CV (:mod:`._batched`).
-Only the compiled kernels (:mod:`.._numerics`) read X.
+Their passes over X are the compiled kernels' (:mod:`.._numerics`), except
+where the array library is not NumPy: the array-API objective multiplies by
+X with its namespace's own products, and the dask objective's column
+moments are dask expressions.
 """
