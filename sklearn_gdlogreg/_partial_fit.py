@@ -85,31 +85,7 @@ class PartialFitMixin:
         >>> clf.n_iter_, clf.cost_history_.round(3)
         (3, array([0.693, 0.577, 0.552]))
         """
-        if is_array_api_input(X):
-            raise ValueError(
-                "partial_fit takes NumPy or SciPy batches; with "
-                "array_api_dispatch=True, fit() handles torch/CuPy arrays in "
-                "their namespace. Convert the batch to NumPy for partial_fit."
-            )
-        first_call = _check_partial_fit_first_call(self, classes)
-        if self.classes_.size < 2:
-            raise ValueError(
-                "partial_fit needs at least 2 classes in `classes`, got "
-                f"{self.classes_!r}."
-            )
-        with np.errstate(over="ignore", invalid="ignore"):  # as in fit
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                reset=first_call,
-                accept_sparse=["csr", "csc"],
-                dtype=[np.float64, np.float32],
-            )
-        if sp.issparse(X) and not X.has_canonical_format:
-            X = X.copy()
-            X.sum_duplicates()
-        check_classification_targets(y)
+        X, y, first_call = self._validated_batch(X, y, classes)
         y_enc = _encode(y, self.classes_)
         objective = self._batch_objective(X, y, y_enc, sample_weight)
 
@@ -142,6 +118,36 @@ class PartialFitMixin:
         self.cost_history_ = np.append(self.cost_history_, J)
         self._partial_fit_coef = self.coef_  # marks coef_ as partial_fit's own
         return self
+
+    def _validated_batch(self, X, y, classes):
+        """``(X, y, first_call)``: the batch validated, ``classes_`` set on
+        the first call."""
+        if is_array_api_input(X):
+            raise ValueError(
+                "partial_fit takes NumPy or SciPy batches; with "
+                "array_api_dispatch=True, fit() handles torch/CuPy arrays in "
+                "their namespace. Convert the batch to NumPy for partial_fit."
+            )
+        first_call = _check_partial_fit_first_call(self, classes)
+        if self.classes_.size < 2:
+            raise ValueError(
+                "partial_fit needs at least 2 classes in `classes`, got "
+                f"{self.classes_!r}."
+            )
+        with np.errstate(over="ignore", invalid="ignore"):  # as in fit
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                reset=first_call,
+                accept_sparse=["csr", "csc"],
+                dtype=[np.float64, np.float32],
+            )
+        if sp.issparse(X) and not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+        check_classification_targets(y)
+        return X, y, first_call
 
     def _batch_objective(self, X, y, y_enc, sample_weight):
         """The cost ``J`` of this batch, in plain coordinates."""

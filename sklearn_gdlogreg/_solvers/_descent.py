@@ -25,7 +25,8 @@ from ._result import SolverResult
 from ._rules import rise_rtol, rose
 from ._update import lecture_update
 
-_MAX_HALVINGS = 60
+# Halving the step stops below this: 60 halvings above the smallest float.
+_MIN_STEP = np.finfo(float).tiny * 2**60
 # With alpha="auto", the accelerated solver tries each step this much longer
 # than the last accepted one (and halves it when the step test fails): 1/L
 # comes from the loss's global curvature bound, and near the optimum the
@@ -172,7 +173,7 @@ def gradient_descent(
         J_new, dtheta_new = objective.value_grad_pass(theta_new, Z)
         if adaptive and rose(J_new, J, rtol):
             step /= 2.0  # L was underestimated: backtrack, redo the update
-            if step < np.finfo(float).tiny * 2**_MAX_HALVINGS:
+            if step < _MIN_STEP:
                 break
             continue
         k += 1
@@ -268,24 +269,19 @@ def accelerated_gradient(
         test = "unresolved"  # a fixed alpha is never tested
         if adaptive:
             test = _step_test(objective, J_new, x_new, J_y, y, model, step, rtol)
-        if test == "fail":
+        rose_ = rose(J_new, J, rtol)
+        if plain and rose_ and not adaptive:  # a fixed alpha too large
+            k += 1
+            history.append(J_new)
+            diverged = True
+            break
+        if test == "fail" or (plain and rose_):
             step /= 2.0  # too long for the local curvature: redo from y
             growth = _GROWTH  # the start's fast growth ends
-            if step < np.finfo(float).tiny * 2**_MAX_HALVINGS:
+            if step < _MIN_STEP:
                 break
             continue
-        if rose(J_new, J, rtol):
-            if plain:
-                if not adaptive:
-                    k += 1
-                    history.append(J_new)
-                    diverged = True
-                    break
-                step /= 2.0
-                growth = _GROWTH
-                if step < np.finfo(float).tiny * 2**_MAX_HALVINGS:
-                    break
-                continue
+        if rose_:
             # Adaptive restart: drop the momentum, step plainly from x (the
             # gradient at x: one more pass, which rewrites Zx = X @ x as is).
             y, J_y, t, plain = x, J, 1.0, True
