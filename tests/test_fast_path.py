@@ -228,7 +228,9 @@ def test_csr_binary_pass_both_ways_to_the_extrapolated_point(dtype, weights):
             value, value_y, G, db = pass_(W, b, Z, Z_prev=Z_prev, beta=beta)
             assert_allclose(Z, X @ W + b, **tol)
         else:
-            value, value_y, G, db = pass_.two_points(np.hstack([W, W_y]), b, b_y, beta)
+            value, value_y, G, db = pass_.at_point_and_extrapolation(
+                np.hstack([W, W_y]), b, b_y, beta
+            )
         assert_allclose([value, value_y], [value_ref, value_y_ref], **tol)
         assert_allclose(G[:, 0], G_ref, rtol=tol["rtol"], atol=tol["atol"])
         assert_allclose(db[0], db_ref, rtol=tol["rtol"], atol=tol["atol"])

@@ -124,7 +124,9 @@ def test_csr_binary_two_points_match_numpy(dtype, monkeypatch):
     X, y, s, W, W_y, b = make_data("csr", dtype, 1, "random")
     b_y = (b - 0.3).astype(dtype)
     pass_ = FusedPass(X, 1, "binary", y, s)
-    value, value_y, G, db = pass_.two_points(np.hstack([W, W_y]), b, b_y, BETA)
+    value, value_y, G, db = pass_.at_point_and_extrapolation(
+        np.hstack([W, W_y]), b, b_y, BETA
+    )
     Z_y = np.asarray(X @ W_y.astype(np.float64)) + b_y
     ref = oracle("binary", X, y, s, W, b, Z_y)
     tol = TOL[dtype]

@@ -314,14 +314,17 @@ class FusedPass:
             self.format == "dense" and (threads > 1 or n * (d + n_out) >= _LARGE)
         ) or d * n_out >= _BLAS_THREADED
         # CSR binary takes W as (d, 1), or (d, 2) with Nesterov's point as
-        # coefficients (two_points). It, and the weighted mode, make each
-        # row's dot products, use and drop them in the kernel: the pass needs
-        # no n-sized raw predictions (on D3 each is 3% of X).
+        # coefficients (at_point_and_extrapolation). It, and the weighted
+        # mode, make each row's dot products, use and drop them in the
+        # kernel: the pass needs no n-sized raw predictions (on D3 each is
+        # 3% of X).
         self._csr_binary = self.format == "csr" and self.mode == _fused.BINARY
         self.keeps_raw = not (
             self._csr_binary or (self.format == "csr" and self.mode == _fused.WEIGHTED)
         )
-        self._no_raw = np.empty((0, n_out), X.dtype)  # the Z of two_points
+        self._no_raw = np.empty(
+            (0, n_out), X.dtype
+        )  # the Z of at_point_and_extrapolation
 
     def blas_context(self):
         """``single_threaded_blas()`` for large problems, else a no-op."""
@@ -356,7 +359,7 @@ class FusedPass:
             Z_prev, beta = Z, 0.0
         return self._pass(W, b, b, Z, Z_prev, beta)
 
-    def two_points(self, W2, b, b_y, beta):
+    def at_point_and_extrapolation(self, W2, b, b_y, beta):
         """The pass of CSR binary data (not :attr:`keeps_raw`) for Nesterov.
 
         ``J``'s loss sum at ``X @ W2[:, 0] + b``; the residual and the loss

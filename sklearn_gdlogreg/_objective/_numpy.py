@@ -281,7 +281,7 @@ class LogisticObjective(ObjectiveBase):
         pass_ = self._fused_pass()
         with pass_.blas_context():  # small products: no BLAS threads
             if momentum is not None and not pass_.keeps_raw:
-                return self._two_point_pass(pass_, theta, momentum)
+                return self._extrapolating_pass(pass_, theta, momentum)
             w, b = self.to_original(theta)
             if momentum is None:
                 data, _, G, db = pass_(w, b, Z)
@@ -295,7 +295,7 @@ class LogisticObjective(ObjectiveBase):
             value_y = data_y + self.penalty(theta_y, w_y)
             return value, self._solver_gradient(theta_y, G, db, w_y), value_y
 
-    def _two_point_pass(self, pass_, theta, momentum):
+    def _extrapolating_pass(self, pass_, theta, momentum):
         """:meth:`value_grad_pass` with momentum, ``X @ theta_y`` computed
         row by row in the pass (CSR binary: no raw predictions kept)."""
         beta, theta_y, _ = momentum
@@ -303,7 +303,7 @@ class LogisticObjective(ObjectiveBase):
         W2 = np.empty((self.n_features, 2), self.dtype)
         w, b = self.to_original(theta, out=W2[:, :1])
         w_y, b_y = self.to_original(theta_y, out=W2[:, 1:])
-        data, data_y, G, db = pass_.two_points(W2, b, b_y, beta)
+        data, data_y, G, db = pass_.at_point_and_extrapolation(W2, b, b_y, beta)
         value = data + self.penalty(theta, w)
         value_y = data_y + self.penalty(theta_y, w_y)
         return value, self._solver_gradient(theta_y, G, db, w_y), value_y
