@@ -35,7 +35,7 @@ from sklearn.model_selection import ParameterGrid
 from sklearn.preprocessing import LabelEncoder
 
 from ._cv_results import score
-from ._inputs._checks import check_penalty, check_weights, class_weights, weighted
+from ._inputs._checks import check_penalty, sample_weights
 from ._inputs._start import start_point
 from ._numerics import single_threaded_blas
 from ._numerics._threads import effective_n_threads
@@ -297,14 +297,11 @@ def fold_weights(y, y_enc, classes, sw, train, class_weight):
     Raises ValueError where that fit would (weights it refuses).
     """
     s = np.zeros_like(sw)
-    s_train = sw[train]
-    if class_weight is not None:
-        cw = class_weights(
-            class_weight, classes=classes, y=y[train], sample_weight=s_train
-        )
-        s_train = weighted(s_train, cw, y_enc[train])
-    check_weights(s_train, np.inf)  # each candidate's C: checked by the caller
-    s[train] = s_train
+    s[train] = sample_weights(
+        sw[train], y[train], y_enc[train], classes, sw[train],
+        class_weight=class_weight,
+        C=np.inf,  # each candidate's C: checked by the caller
+    )  # fmt: skip
     return s
 
 

@@ -92,7 +92,7 @@ def _take(i_b, table):
 
 def _class_weighted(class_weight, s, y_enc, classes, C):
     """``s_i`` times the weight of sample i's class, lazily; checked
-    (:func:`._inputs.check_weight_sum`)."""
+    (:func:`._checks.check_weight_sum`)."""
     import dask.array as da
 
     if class_weight is None:

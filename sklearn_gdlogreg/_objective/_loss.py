@@ -25,9 +25,10 @@ code, the same formulas:
   :mod:`._dask`);
 - :mod:`.._numerics._batched_kernels` (``_binary_uniform``,
   ``_binary_masked``, ``_binary_weighted``, ``_multinomial``, with the row
-  loops of ``_batched_rows.h``) and its NumPy fallback in
-  :mod:`._batched` (``_binary_block``, ``_weighted_log1p``,
-  ``_multinomial_block``): many models at once, for the CV.
+  loops of ``_batched_rows.h``) and its NumPy blocks in
+  :mod:`.._numerics._batched_passes` (``_binary_block``,
+  ``_weighted_log1p``, ``_multinomial_block``): many models at once, for
+  the CV.
 """
 
 # Largest eigenvalue of the per-sample Hessian d^2 L / dz^2: sigmoid' <= 1/4;
