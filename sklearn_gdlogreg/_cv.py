@@ -23,7 +23,7 @@ from ._cv_results import (
 )
 from ._cv_search import SearchSettings, candidate_grid, search
 from ._export import to_logistic_regression
-from ._fit_state import restores_state_on_error
+from ._fit_state import LoadsOlderModels, restores_state_on_error
 from ._gd_logistic import GDLogisticRegression
 from ._inputs._checks import check_two_classes
 
@@ -43,7 +43,7 @@ _SOLVER_PARAMS = (
 )
 
 
-class GDLogisticRegressionCV(LinearClassifierMixin, BaseEstimator):
+class GDLogisticRegressionCV(LoadsOlderModels, LinearClassifierMixin, BaseEstimator):
     """Gradient-descent logistic regression with the learning rate chosen by CV.
 
     Does what ``GridSearchCV(GDLogisticRegression(...), {"alpha": alphas},

@@ -7,6 +7,7 @@ attributes are those it had before the call.
 """
 
 import functools
+import inspect
 import os
 import sys
 
@@ -57,6 +58,32 @@ def restores_state_on_error(method):
             raise
 
     return wrapper
+
+
+class LoadsOlderModels:
+    """A model saved before one of its parameters existed loads with its default.
+
+    Put before ``BaseEstimator`` in the bases: after its ``__setstate__``,
+    every ``__init__`` parameter missing from the state gets its default, so
+    that ``get_params``, ``clone`` and a refit work on the loaded model.
+
+    Examples
+    --------
+    >>> from sklearn.base import BaseEstimator
+    >>> class Model(LoadsOlderModels, BaseEstimator):
+    ...     def __init__(self, a=1, b=2):
+    ...         self.a, self.b = a, b
+    >>> model = Model.__new__(Model)
+    >>> model.__setstate__({"a": 5})  # saved when Model had only ``a``
+    >>> model.get_params()
+    {'a': 5, 'b': 2}
+    """
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if param.default is not param.empty and name not in self.__dict__:
+                setattr(self, name, param.default)
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))

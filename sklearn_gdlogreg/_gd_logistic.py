@@ -9,6 +9,7 @@ from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
+from sklearn.metrics import get_scorer_names
 from sklearn.utils.validation import check_is_fitted
 
 from ._callbacks import FitCallbacks
@@ -20,8 +21,9 @@ from ._compat import (
     get_namespace,
     validate_data,
 )
+from ._early_stopping import held_out_monitor, set_held_out_attributes
 from ._export import to_logistic_regression
-from ._fit_state import caller_stacklevel, restores_state_on_error
+from ._fit_state import LoadsOlderModels, caller_stacklevel, restores_state_on_error
 from ._inputs._array_api import prepare_array_api
 from ._inputs._dask import prepare_dask
 from ._inputs._numpy import prepare_numpy
@@ -63,6 +65,7 @@ def _looks_unscaled(objective):
 
 
 class GDLogisticRegression(
+    LoadsOlderModels,
     CallbackSupportMixin,
     PartialFitMixin,
     DaskPredictMixin,
@@ -151,7 +154,8 @@ class GDLogisticRegression(
         (standard deviation 0.01) drawn from ``random_state``.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds ``init="random"``.
+        Seeds ``init="random"`` and the held-out split of
+        ``early_stopping``.
 
     class_weight : dict or "balanced", default=None
         Weights of the classes, multiplied into the sample weights, as in
@@ -160,6 +164,38 @@ class GDLogisticRegression(
     warm_start : bool, default=False
         Start from the previous fit's coefficients when refitting on data
         with the same classes and features.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the samples (the split
+        :class:`~sklearn.linear_model.SGDClassifier` makes: one
+        :class:`~sklearn.model_selection.StratifiedShuffleSplit` seeded by
+        ``random_state``, at least one sample per class), descend on the
+        others, record the held-out cost after every update in
+        ``validation_cost_history_``, stop once ``n_iter_no_change`` updates
+        in a row have not improved the held-out value (the cost, or the
+        ``scoring``), and keep the iterate with the best one. The held-out
+        rows stay in X with weight zero in ``J``: X is not copied, and each
+        pass over X gives their cost with the gradient. Only for NumPy and
+        SciPy input (ValueError for dask and array-API arrays); ``partial_fit``
+        ignores it.
+
+    validation_fraction : float, default=0.1
+        Fraction of the samples held out by ``early_stopping``, in (0, 1).
+
+    n_iter_no_change : int, default=10
+        Updates without a better held-out value after which
+        ``early_stopping`` stops. The held-out cost counts as better when it
+        falls by more than float rounding (1e-12 of ``max(1, cost)`` in
+        float64, 1e-5 in float32), a score when it rises.
+
+    scoring : str or callable, default=None
+        With ``early_stopping``, a scikit-learn scoring (e.g.
+        ``"accuracy"``, or ``scorer(estimator, X, y)``), higher is better,
+        evaluated on the held-out samples (with their ``sample_weight``)
+        after every update; it then decides the best iterate, and is
+        recorded in ``validation_scores_``. It predicts on a copy of the
+        held-out rows, a read of them per update. None: the held-out cost
+        decides.
 
     verbose : int, default=0
         Print ``J``, the gradient norm and the step at every iteration when
@@ -178,14 +214,32 @@ class GDLogisticRegression(
         Intercept ``b`` (zeros when ``fit_intercept=False``).
 
     n_iter_ : int
-        Number of gradient-descent updates performed.
+        Number of gradient-descent updates performed; with
+        ``early_stopping``, the update after which the kept iterate was
+        reached (the descent went on for at most ``n_iter_no_change`` more,
+        which the histories record).
 
     alpha_ : float
         The step size used (the fixed alpha, or the one ``"auto"`` chose; for
         ``solver="nesterov"``, that of the last update).
 
     cost_history_ : ndarray of shape (n_iter_ + 1,)
-        The cost ``J`` at the starting point and after every update.
+        The cost ``J`` at the starting point and after every update (with
+        ``early_stopping``, of every update made: up to
+        ``n_iter_ + 1 + n_iter_no_change`` values, on the training rows).
+
+    validation_cost_history_ : ndarray of shape (len(cost_history_),)
+        Only with ``early_stopping``: the held-out cost, the weighted mean
+        cross-entropy of the held-out samples (no penalty), at the same
+        points as ``cost_history_``.
+
+    validation_scores_ : ndarray of shape (len(cost_history_),)
+        Only with ``early_stopping`` and a ``scoring``: the held-out score at
+        the same points.
+
+    best_validation_score_ : float
+        Only with ``early_stopping`` and a ``scoring``: the score of the kept
+        iterate, ``validation_scores_[n_iter_]``.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -229,6 +283,18 @@ class GDLogisticRegression(
     J: 0.693 -> 0.066
     >>> round(clf.score(X, y), 2)
     0.99
+
+    Early stopping holds out 10% of the samples and keeps the iterate with
+    the lowest held-out cost:
+
+    >>> gd = GDLogisticRegression(
+    ...     alpha=1.0, C=float("inf"), early_stopping=True, random_state=0
+    ... )
+    >>> gd = make_pipeline(StandardScaler(), gd).fit(X, y)[-1]
+    >>> gd.n_iter_, len(gd.cost_history_) - 1  # kept, and updates made
+    (392, 402)
+    >>> print(f"held-out J: {gd.validation_cost_history_[gd.n_iter_]:.3f}")
+    held-out J: 0.075
     """
 
     _parameter_constraints: dict = {
@@ -244,6 +310,10 @@ class GDLogisticRegression(
         "random_state": ["random_state"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "warm_start": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
         "verbose": ["verbose"],
     }
 
@@ -262,6 +332,10 @@ class GDLogisticRegression(
         random_state=None,
         class_weight=None,
         warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        scoring=None,
         verbose=0,
     ):
         self.alpha = alpha
@@ -276,6 +350,10 @@ class GDLogisticRegression(
         self.random_state = random_state
         self.class_weight = class_weight
         self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.scoring = scoring
         self.verbose = verbose
 
     def __sklearn_tags__(self):
@@ -321,6 +399,12 @@ class GDLogisticRegression(
 
     def _fit(self, X, y, sample_weight):
         kind = input_kind(X)
+        if self.early_stopping and kind != "numpy":
+            raise ValueError(
+                f"early_stopping=True needs X as a NumPy array or SciPy sparse "
+                f"matrix, got a {kind} array. Convert it (e.g. np.asarray, or "
+                f"dask's .compute()), or fit with early_stopping=False."
+            )
         cost = {
             "C": self.C,
             "l1_ratio": self.l1_ratio,
@@ -349,22 +433,32 @@ class GDLogisticRegression(
             X, y = validate_data(
                 self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32]
             )
+        validation = None
+        if self.early_stopping:
+            validation = {
+                "validation_fraction": self.validation_fraction,
+                "random_state": self.random_state,
+            }
         objective, classes = prepare_numpy(
-            X, y, sample_weight, class_weight=self.class_weight, cost=cost
-        )
+            X, y, sample_weight, class_weight=self.class_weight, cost=cost,
+            validation=validation,
+        )  # fmt: skip
+        data = (objective.X, y, sample_weight)
+        monitor = None
+        if validation is not None:
+            monitor = held_out_monitor(self, objective, classes, data)
         # BLAS limited once for the descent (large problems only), not once
         # per pass: a pass's limit then costs a counter, not a call into BLAS.
         with objective.blas_context():
-            return self._solve(
-                objective, classes, callback_data=(objective.X, y, sample_weight)
-            )
+            return self._solve(objective, classes, callback_data=data, monitor=monitor)
 
-    def _solve(self, objective, classes, callback_data=None):
+    def _solve(self, objective, classes, callback_data=None, monitor=None):
         """Pick the step, run the solver, set the fitted attributes.
 
         Shared by every input path (NumPy/SciPy, dask, array API).
         ``callback_data``, the validated ``(X, y, sample_weight)``, enables
-        scikit-learn callbacks.
+        scikit-learn callbacks; ``monitor``, a ``HeldOutMonitor``, early
+        stopping.
         """
         step = learning_rate(self.alpha, objective)
 
@@ -387,17 +481,31 @@ class GDLogisticRegression(
             tol=self.tol,
             verbose=self.verbose,
             on_iter=None if callbacks is None else callbacks.on_iter,
+            held_out=monitor,
         )
-        if callbacks is None or not callbacks.stopped:
+        stopped = (callbacks is not None and callbacks.stopped) or (
+            monitor is not None and monitor.stopped
+        )
+        if not stopped or result.diverged:
             self._warn_if_unconverged(result, objective)
 
+        # With early stopping, the iterate with the best held-out value.
+        theta, n_iter = result.theta, result.n_iter
+        if monitor is not None:
+            theta, n_iter = monitor.best_theta, monitor.best_iter
+            if self.verbose and monitor.stopped:
+                print(
+                    f"Early stopping: no better held-out value in the last "
+                    f"{self.n_iter_no_change} updates; keeping iterate {n_iter}."
+                )
         self.classes_ = classes
         self.coef_, self.intercept_ = coef_and_intercept(
-            *objective.to_original(result.theta),
+            *objective.to_original(theta),
             xp=objective.xp,
             as_output=objective.as_output,
         )
-        self.n_iter_ = int(result.n_iter)
+        self.n_iter_ = int(n_iter)
+        set_held_out_attributes(self, monitor)
         self.alpha_ = float(result.step)
         self.cost_history_ = objective.history(result.cost_history)
         if callbacks is not None:
@@ -434,7 +542,8 @@ class GDLogisticRegression(
                 f"iteration {result.n_iter}. The largest step guaranteed to be "
                 f"stable for this data is 2/L = {2.0 / L:.4g}; use a smaller "
                 f"alpha (e.g. 1/L = {1.0 / L:.4g}){auto}. coef_ and "
-                "intercept_ are those of the iterate with the lowest cost.",
+                "intercept_ are those of the iterate with the lowest "
+                + ("held-out value." if self.early_stopping else "cost."),
                 ConvergenceWarning,
                 stacklevel=caller_stacklevel(),
             )

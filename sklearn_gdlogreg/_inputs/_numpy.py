@@ -10,10 +10,11 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 
 from .._objective._numpy import LogisticObjective
-from ._checks import check_penalty, check_two_classes, sample_weights
+from ._checks import check_penalty, check_two_classes, check_weights, sample_weights
+from ._split import validation_rows
 
 
-def prepare_numpy(X, y, sample_weight, *, class_weight, cost):
+def prepare_numpy(X, y, sample_weight, *, class_weight, cost, validation=None):
     """The objective of an in-memory fit, and the classes.
 
     Parameters
@@ -27,6 +28,12 @@ def prepare_numpy(X, y, sample_weight, *, class_weight, cost):
     cost : dict
         ``C``, ``l1_ratio``, ``fit_intercept`` and ``preconditioner`` (resolved)
         of the objective.
+    validation : dict, optional
+        ``validation_fraction`` and ``random_state`` of early stopping: rows
+        of X are then held out (:func:`._split.validation_rows`), with weight
+        zero in J and their own weights (sample weight times class weight,
+        the class weights taken over all rows, as SGDClassifier does) in the
+        held-out cost (the objective's ``held_out_rows`` says which).
 
     Returns
     -------
@@ -51,15 +58,38 @@ def prepare_numpy(X, y, sample_weight, *, class_weight, cost):
     else:
         y_enc = encoder.transform(y)
     check_two_classes(classes)
-    if sample_weight is None and class_weight is None:
+    held_out = None if validation is None else validation_rows(y_enc, **validation)
+    if sample_weight is None and class_weight is None and held_out is None:
         s = np.broadcast_to(1.0, y_enc.shape)  # equal: no n-vector of ones
         check_penalty(cost["C"], float(s.size))
     else:
+        C = np.inf if held_out is not None else cost["C"]  # checked on s below
         s = sample_weights(
-            X, y, y_enc, classes, sample_weight, class_weight=class_weight, C=cost["C"]
+            X, y, y_enc, classes, sample_weight, class_weight=class_weight, C=C
         )
+    if held_out is not None:
+        s, held_out = _held_out(s, y_enc, held_out, cost["C"])
     if classes.size == 2:
         # 0/1 labels in a byte each (the kernels test y > 0): an n-vector
         # of float64 less, freed before the objective's.
         y_enc = (y_enc == 1).view(np.uint8)
-    return LogisticObjective(X, y_enc, s, n_classes=classes.size, **cost), classes
+    objective = LogisticObjective(
+        X, y_enc, s, n_classes=classes.size, held_out=held_out, **cost
+    )
+    return objective, classes
+
+
+def _held_out(s, y_enc, rows, C):
+    """The training weights (zero on ``rows``) and the objective's
+    ``held_out`` argument, both sides' weights checked."""
+    v = s[rows]
+    if not v.sum() > 0:
+        raise ValueError(
+            "The sample weights (times the class weights) of the rows held out "
+            "for early stopping are all zero: their cost is undefined. Use "
+            "another random_state or validation_fraction."
+        )
+    s = s.copy()
+    s[rows] = 0.0
+    check_weights(s, C)
+    return s, (rows, y_enc[rows], v)

@@ -359,18 +359,20 @@ class FusedPass:
             Z_prev, beta = Z, 0.0
         return self._pass(W, b, b, Z, Z_prev, beta)
 
-    def at_point_and_extrapolation(self, W2, b, b_y, beta):
+    def at_point_and_extrapolation(self, W2, b, b_y, beta, Z=None):
         """The pass of CSR binary data (not :attr:`keeps_raw`) for Nesterov.
 
         ``J``'s loss sum at ``X @ W2[:, 0] + b``; the residual and the loss
         sum at ``X @ W2[:, 1] + b_y`` (with ``beta != 0``; else at the first
         point): each row's two dot products from one read of its entries,
         the two coefficients side by side in ``W2`` (shape (d, 2)), and no
-        n-sized raw predictions. Returns as :meth:`__call__`.
+        n-sized raw predictions, unless ``Z`` (shape (n_samples, 1)) is
+        given: it then receives those at the first point. Returns as
+        :meth:`__call__`.
         """
         if not self._csr_binary:
             raise ValueError("this pass takes the extrapolated point as Z_prev")
-        Z = self._no_raw
+        Z = self._no_raw if Z is None else Z
         return self._pass(np.asarray(W2, dtype=self.X.dtype), b, b_y, Z, Z, beta)
 
     def _pass(self, W, b, b_y, Z, Z_prev, beta):

@@ -45,7 +45,7 @@ from ._coordinates import (
     original_gradient,
 )
 from ._interface import ObjectiveBase
-from ._loss import CURVATURE_BOUND
+from ._loss import CURVATURE_BOUND, loss_sum
 from ._penalty import soft_threshold
 from ._step_bound import RTOL, default_n_vectors, lambda_max
 
@@ -65,6 +65,16 @@ def _normalized(sample_weight, S, dtype):
         value = np.asarray(np.float64(s[0]) / S).astype(dtype)
         return np.broadcast_to(value, s.shape)
     return (np.asarray(s, dtype=np.float64) / S).astype(dtype, copy=False)
+
+
+def _held_out_rows(rows, y, weights, n_out):
+    """``(rows, Y, v)``: held-out rows, their one-hot labels (one column,
+    the positive class, when ``n_out`` is 1) and their weights normalised
+    to sum to one, in float64."""
+    y = np.asarray(y)
+    Y = (y[:, None] == 1) if n_out == 1 else (y[:, None] == np.arange(n_out))
+    v = np.asarray(weights, dtype=np.float64)
+    return rows, Y.astype(np.float64), v / v.sum()
 
 
 class LogisticObjective(ObjectiveBase):
@@ -91,6 +101,11 @@ class LogisticObjective(ObjectiveBase):
         Work in implicitly standardized or whitened coordinates, or the plain
         ones. ``"cholesky"`` raises ValueError for sparse X, an L1 penalty or
         more than ``_preconditioner.MAX_FEATURES`` features.
+    held_out : tuple (rows, y, weights), optional
+        Rows of X held out for early stopping (their ``sample_weight`` is
+        zero: J never sees them), their labels (as ``y``) and weights: every
+        pass's raw predictions then cover them, and :meth:`held_out_cost`
+        gives their weighted mean loss at the pass's point.
     """
 
     _chol = None  # the CholeskyPreconditioner, when preconditioner="cholesky"
@@ -113,6 +128,7 @@ class LogisticObjective(ObjectiveBase):
         l1_ratio,
         fit_intercept,
         preconditioner,
+        held_out=None,
     ):
         self.X = X
         self.y = y
@@ -126,6 +142,10 @@ class LogisticObjective(ObjectiveBase):
         self._setup_preconditioner(preconditioner)
         self._fused = None  # the fused pass and its buffers, built on first use
         self._Z = None
+        self._held_out = (
+            None if held_out is None else _held_out_rows(*held_out, self.n_out)
+        )
+        self._last_Z = None  # the raw predictions written by the last pass
 
     def _fused_pass(self):
         if self._fused is None:
@@ -144,10 +164,29 @@ class LogisticObjective(ObjectiveBase):
         """An uninitialized buffer for raw predictions, (n_samples, n_out).
 
         With no rows when the pass needs none (CSR X, binary: see
-        ``FusedPass.keeps_raw``); it then receives nothing.
+        ``FusedPass.keeps_raw``) and no rows are held out; it then receives
+        nothing.
         """
-        n = self.X.shape[0] if self._fused_pass().keeps_raw else 0
+        keeps = self._fused_pass().keeps_raw or self._held_out is not None
+        n = self.X.shape[0] if keeps else 0
         return np.empty((n, self.n_out), dtype=self.dtype)
+
+    @property
+    def held_out_rows(self):
+        """The rows held out for early stopping (None without)."""
+        return None if self._held_out is None else self._held_out[0]
+
+    def held_out_cost(self):
+        """The held-out rows' weighted mean loss (no penalty), as a float.
+
+        At the point of the last pass (its ``theta``, never Nesterov's
+        extrapolated point), from the raw predictions that pass wrote: no
+        pass over X of its own. Call it before the buffer the pass wrote into
+        is written again.
+        """
+        rows, Y, v = self._held_out
+        Z = self._last_Z[rows].astype(np.float64, copy=False)
+        return float(loss_sum(np, Z, Y, v, self.kind))
 
     # ----------------------------------------------------------- setup
     def _column_moments(self):
@@ -279,9 +318,10 @@ class LogisticObjective(ObjectiveBase):
             same pass (the accelerated solver's step-size test needs it).
         """
         pass_ = self._fused_pass()
+        self._last_Z = Z
         with pass_.blas_context():  # small products: no BLAS threads
             if momentum is not None and not pass_.keeps_raw:
-                return self._extrapolating_pass(pass_, theta, momentum)
+                return self._extrapolating_pass(pass_, theta, momentum, Z)
             w, b = self.to_original(theta)
             if momentum is None:
                 data, _, G, db = pass_(w, b, Z)
@@ -295,15 +335,18 @@ class LogisticObjective(ObjectiveBase):
             value_y = data_y + self.penalty(theta_y, w_y)
             return value, self._solver_gradient(theta_y, G, db, w_y), value_y
 
-    def _extrapolating_pass(self, pass_, theta, momentum):
+    def _extrapolating_pass(self, pass_, theta, momentum, Z):
         """:meth:`value_grad_pass` with momentum, ``X @ theta_y`` computed
-        row by row in the pass (CSR binary: no raw predictions kept)."""
+        row by row in the pass (CSR binary: no raw predictions kept, unless
+        ``Z`` has rows, for the held-out cost)."""
         beta, theta_y, _ = momentum
         # Both points' weights side by side: one gather per nonzero reads both.
         W2 = np.empty((self.n_features, 2), self.dtype)
         w, b = self.to_original(theta, out=W2[:, :1])
         w_y, b_y = self.to_original(theta_y, out=W2[:, 1:])
-        data, data_y, G, db = pass_.at_point_and_extrapolation(W2, b, b_y, beta)
+        data, data_y, G, db = pass_.at_point_and_extrapolation(
+            W2, b, b_y, beta, Z if Z.shape[0] else None
+        )
         value = data + self.penalty(theta, w)
         value_y = data_y + self.penalty(theta_y, w_y)
         return value, self._solver_gradient(theta_y, G, db, w_y), value_y

@@ -115,6 +115,11 @@ def _stop_requested(on_iter, k, theta, J):
     return on_iter is not None and bool(on_iter(k, theta, J))
 
 
+def _watch(held_out, k, theta):
+    """Early stopping's record of iterate ``k``, right after its pass; True: stop."""
+    return held_out is not None and held_out(k, theta)
+
+
 def gradient_descent(
     objective: Objective,
     theta0,
@@ -124,6 +129,7 @@ def gradient_descent(
     max_iter,
     tol,
     on_iter=None,
+    held_out=None,
     verbose=0,
 ):
     """Plain (proximal) gradient descent: the lecture's update.
@@ -147,6 +153,10 @@ def gradient_descent(
         Stopping rules.
     on_iter : callable, optional
         ``on_iter(k, theta, J) -> bool`` after update ``k``; True stops.
+    held_out : HeldOutMonitor, optional
+        Early stopping (:mod:`._early_stopping`): called at the start and
+        after every update, right after the pass at the new iterate; True
+        stops.
     verbose : int
         Print one line per iteration when > 0.
 
@@ -158,6 +168,7 @@ def gradient_descent(
     del theta0  # the caller's only reference: free it after the first update
     Z = objective.new_raw()  # raw predictions, reused by every pass
     J, dtheta = objective.value_grad_pass(theta, Z)  # dtheta = (dw, db)
+    _watch(held_out, 0, theta)
     rtol = rise_rtol(objective.dtype)
     history = [J]
     best = (J, theta)
@@ -181,8 +192,11 @@ def gradient_descent(
         theta, J, dtheta = theta_new, J_new, dtheta_new
         gnorm = objective.gradient_norm(theta, dtheta)
         _log(verbose, k, J, gnorm, step)
+        stop = _watch(held_out, k, theta)
         if not adaptive and rose(J, history[0], rtol):
             diverged = True
+            break
+        if stop:
             break
         if J < best[0]:
             best = (J, theta)
@@ -204,6 +218,7 @@ def accelerated_gradient(
     max_iter,
     tol,
     on_iter=None,
+    held_out=None,
     verbose=0,
 ):
     """Nesterov's accelerated (proximal) gradient, FISTA for L1.
@@ -239,6 +254,7 @@ def accelerated_gradient(
     del theta0  # as in gradient_descent
     Zx, Z_new = objective.new_raw(), objective.new_raw()
     J, dy = objective.value_grad_pass(x, Zx)
+    _watch(held_out, 0, x)
     rtol = rise_rtol(objective.dtype)
     y, J_y, t = x, J, 1.0
     plain = True  # y == x: the next update is a plain gradient step
@@ -273,6 +289,7 @@ def accelerated_gradient(
         if plain and rose_ and not adaptive:  # a fixed alpha too large
             k += 1
             history.append(J_new)
+            _watch(held_out, k, x_new)
             diverged = True
             break
         if test == "fail" or (plain and rose_):
@@ -296,7 +313,7 @@ def accelerated_gradient(
         used = step
         if test == "pass":
             step *= growth
-        if _stop_requested(on_iter, k, x, J):
+        if _watch(held_out, k, x) or _stop_requested(on_iter, k, x, J):
             break
         if gnorm <= tol:
             # Small at y, the point before this update: check it at x, which
