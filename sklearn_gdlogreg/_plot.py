@@ -6,7 +6,9 @@ model): ``__init__`` only stores arrays, ``plot`` draws them and sets
 and plots. matplotlib is optional and imported only when drawing.
 """
 
+import operator
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -39,6 +41,49 @@ def _as_history(values, what):
     if not finite.any():
         raise ValueError(f"{what} has no finite cost to plot.")
     return history[: np.flatnonzero(finite)[-1] + 1]
+
+
+def _one_per_history(values, single, n_histories, what):
+    """``values`` as a list of one entry per history; all None when None."""
+    if single:
+        return [values]
+    if values is None:
+        return [None] * n_histories
+    values = list(values) if np.iterable(values) else [values]
+    if len(values) != n_histories:
+        raise ValueError(
+            f"{what} has {len(values)} entries for {n_histories} cost histories; "
+            "give one per history (None where there is none)."
+        )
+    return values
+
+
+class _Curve(NamedTuple):
+    """One fit to draw: its training history, held-out history and stop or None."""
+
+    history: np.ndarray
+    validation: np.ndarray | None
+    stop: int | None
+
+    @classmethod
+    def of(cls, history, validation, stop):
+        """Validate a held-out history and a stop against ``history``."""
+        if validation is not None:
+            validation = _as_history(validation, "validation_cost_history")
+            if validation.size != history.size:
+                raise ValueError(
+                    f"validation_cost_history has {validation.size} costs where "
+                    f"its cost_history has {history.size}: the held-out cost is "
+                    "recorded at the same points as the training cost."
+                )
+        if stop is not None:
+            stop = operator.index(stop)
+            if not 0 <= stop < history.size:
+                raise ValueError(
+                    f"stop={stop} is not an iteration of its cost history "
+                    f"(0 to {history.size - 1})."
+                )
+        return cls(history, validation, stop)
 
 
 def _final_estimator(estimator):
@@ -108,12 +153,72 @@ def _extrapolated_reference(histories):
     return max(reference, 0.0) if lowest > 0 else reference
 
 
+def _reference(histories, reference_cost):
+    """``(J*, y label)`` for ``relative=True``: ``reference_cost`` or extrapolated."""
+    if reference_cost is None:
+        # Not min J: its gap 0 would end every curve in a false plunge.
+        reference = _extrapolated_reference(histories)
+        return reference, f"J - J*  (J* = {reference:.6g}, extrapolated)"
+    reference = float(reference_cost)
+    lowest = min(np.nanmin(h) for h in histories)
+    if not reference < lowest:
+        raise ValueError(
+            f"reference_cost={reference!r} is not below every recorded cost "
+            f"(the lowest is {lowest!r}): J - J* must be positive to be drawn "
+            "on a log scale."
+        )
+    return reference, f"J - J*  (J* = {reference:.6g})"
+
+
+def _draw(ax, curve, history, label, kw):
+    """Draw one fit: ``(training line, held-out line or None, marker or None)``.
+
+    The held-out curve is dashed in the colour of the training one; the stop is
+    marked on it, or on the training curve when there is none.
+    """
+    (line,) = ax.plot(np.arange(history.size), history, label=label, **kw)
+    color = line.get_color()
+    held_out = marker = None
+    if curve.validation is not None:
+        (held_out,) = ax.plot(
+            np.arange(curve.validation.size),
+            curve.validation,
+            label=None if label is None else f"{label} (held-out)",
+            **{**kw, "linestyle": "--", "color": color},
+        )
+    if curve.stop is not None:
+        marked = history if held_out is None else curve.validation
+        (marker,) = ax.plot(
+            [curve.stop], [marked[curve.stop]], linestyle="", marker="o", color=color
+        )
+    return line, held_out, marker
+
+
+def _legend_outside(ax):
+    """The legend right of the axes, with room made for it.
+
+    Right of the axes: descending curves of different speeds fill every corner
+    of them (a slow one the upper right), so a legend inside would hide some.
+    """
+    from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
+
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+    # A figure laid out once (none, or by an earlier tight_layout) is laid out
+    # again to make room; the others do so at every draw.
+    figure = ax.figure.figure  # the root Figure, also for a SubFigure
+    engine = figure.get_layout_engine()
+    if not isinstance(engine, (ConstrainedLayoutEngine, TightLayoutEngine)):
+        figure.tight_layout()
+
+
 class CostHistoryDisplay:
     """Cost history visualization: ``J`` against the iteration number.
 
     The curves that show gradient descent at work: ``J`` falling after every
     update, quickly for a good learning rate, slowly for a small one, and not
-    at all for one that is too large. Create it with
+    at all for one that is too large. With early stopping, the held-out cost
+    of each fit is drawn dashed in the colour of its training curve, and the
+    iterate kept is marked on it. Create it with
     :meth:`from_estimator` or :meth:`from_estimators`; all attributes are
     stored at construction, drawing happens in :meth:`plot`.
 
@@ -128,10 +233,28 @@ class CostHistoryDisplay:
     name : str or list of str, default=None
         Label of each curve, shown in the legend. None draws no legend.
 
+    validation_cost_history : ndarray of shape (n_iter + 1,) or list, default=None
+        The held-out cost at the same points as ``cost_history``, as in
+        ``validation_cost_history_``: one array for one history, or a list
+        with one array (or None, for no held-out curve) per history.
+
+    stop : int or list of int, default=None
+        The iteration of the iterate kept, as in ``n_iter_``, marked on the
+        held-out curve (on the training curve where there is none): one int
+        for one history, or a list with one int (or None, for no mark) per
+        history.
+
     Attributes
     ----------
     line_ : matplotlib Line2D or list of Line2D
-        The curve (one history) or the curves (a list of histories).
+        The training curve (one history) or curves (a list of histories).
+
+    validation_line_ : matplotlib Line2D or None, or list of those
+        The held-out curve of each history; None where there is none, and
+        after ``plot(relative=True)``.
+
+    stop_marker_ : matplotlib Line2D or None, or list of those
+        The mark of each ``stop``; None where there is none.
 
     ax_ : matplotlib Axes
         Axes with the curves.
@@ -157,14 +280,30 @@ class CostHistoryDisplay:
     >>> display = display.plot()
     >>> display.ax_.get_ylabel()
     'cost J'
+
+    A fit stopped early: its held-out cost, and the iterate kept.
+
+    >>> display = CostHistoryDisplay(
+    ...     [0.69, 0.4, 0.3, 0.28],
+    ...     validation_cost_history=[0.7, 0.5, 0.48, 0.49],
+    ...     stop=2,
+    ... ).plot()
+    >>> display.validation_line_.get_linestyle()
+    '--'
+    >>> display.stop_marker_.get_xydata().tolist()
+    [[2.0, 0.48]]
     """
 
-    def __init__(self, cost_history, *, name=None):
+    def __init__(
+        self, cost_history, *, name=None, validation_cost_history=None, stop=None
+    ):
         self.cost_history = cost_history
         self.name = name
+        self.validation_cost_history = validation_cost_history
+        self.stop = stop
 
     def _curves(self, name):
-        """``(histories, names, single)`` with names one per history or None."""
+        """``(curves, names, single)``: a :class:`_Curve` per history, names or None."""
         values = self.cost_history
         if isinstance(values, np.ndarray):
             single = values.ndim == 1
@@ -179,7 +318,15 @@ class CostHistoryDisplay:
                 f"Got {len(names)} names for {len(histories)} cost histories; "
                 "give one name per history."
             )
-        return histories, names, single
+        held_out = _one_per_history(
+            self.validation_cost_history,
+            single,
+            len(histories),
+            "validation_cost_history",
+        )
+        stops = _one_per_history(self.stop, single, len(histories), "stop")
+        curves = [_Curve.of(*args) for args in zip(histories, held_out, stops)]
+        return curves, names, single
 
     def plot(self, ax=None, *, name=None, relative=False, reference_cost=None, **kw):
         """Plot the cost histories.
@@ -208,7 +355,10 @@ class CostHistoryDisplay:
             estimate, usually within a factor of 3 of the true gap at the
             last update; the y-axis label gives ``J*``. Subtracting
             ``min J`` instead would make the last gap 0 and bend every curve
-            down at its end, which reads as a sudden convergence.
+            down at its end, which reads as a sudden convergence. Only the
+            training curves are drawn: the held-out cost is another function,
+            whose minimum is the iterate kept, so its gap to that minimum
+            would be 0 there. A ``stop`` is marked on the training curve.
 
         reference_cost : float, default=None
             ``J*`` for ``relative=True``, e.g. the final cost of a fit of the
@@ -234,57 +384,40 @@ class CostHistoryDisplay:
         'log'
         """
         plt = _pyplot(f"{self.__class__.__name__}.plot")
-        histories, names, single = self._curves(name)
+        from matplotlib import cbook
+        from matplotlib.lines import Line2D
+
+        curves, names, single = self._curves(name)
         if ax is None:
             # Constrained layout makes room for the legend outside the axes.
             _, ax = plt.subplots(layout="constrained")
+        histories = [curve.history for curve in curves]
         self.reference_cost_ = None
         if relative:
-            lowest = min(np.nanmin(h) for h in histories)
-            if reference_cost is None:
-                # Not min J: its gap 0 would end every curve in a false plunge.
-                reference = _extrapolated_reference(histories)
-                ylabel = f"J - J*  (J* = {reference:.6g}, extrapolated)"
-            else:
-                reference = float(reference_cost)
-                ylabel = f"J - J*  (J* = {reference:.6g})"
-                if not reference < lowest:
-                    raise ValueError(
-                        f"reference_cost={reference!r} is not below every "
-                        f"recorded cost (the lowest is {lowest!r}): J - J* must "
-                        "be positive to be drawn on a log scale."
-                    )
+            self.reference_cost_, ylabel = _reference(histories, reference_cost)
             # One J* for every curve, so that their gaps compare.
-            histories = [h - reference for h in histories]
-            self.reference_cost_ = reference
-        lines = []
-        for i, history in enumerate(histories):
-            label = None if names is None else names[i]
-            (line,) = ax.plot(np.arange(history.size), history, label=label, **kw)
-            lines.append(line)
+            histories = [h - self.reference_cost_ for h in histories]
+            # The held-out cost is another function, with its own minimum.
+            curves = [curve._replace(validation=None) for curve in curves]
+        elif any(curve.validation is not None for curve in curves):
+            ylabel = "cost (solid: training J, dashed: held-out log-loss)"
+        else:
+            ylabel = "cost J"
+        kw = cbook.normalize_kwargs(kw, Line2D)
+        drawn = [
+            _draw(ax, curve, history, None if names is None else names[i], kw)
+            for i, (curve, history) in enumerate(zip(curves, histories))
+        ]
         ax.set_xlabel("iteration")
+        ax.set_ylabel(ylabel)
         if relative:
             ax.set_yscale("log")
-            ax.set_ylabel(ylabel)
-        else:
-            ax.set_ylabel("cost J")
         if names is not None:
-            # Right of the axes: descending curves of different speeds fill
-            # every corner of them (a slow one the upper right), so a legend
-            # inside would hide some.
-            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
-            from matplotlib.layout_engine import (
-                ConstrainedLayoutEngine,
-                TightLayoutEngine,
-            )
-
-            # A figure laid out once (none, or by an earlier tight_layout)
-            # is laid out again to make room; the others do so at every draw.
-            figure = ax.figure.figure  # the root Figure, also for a SubFigure
-            engine = figure.get_layout_engine()
-            if not isinstance(engine, (ConstrainedLayoutEngine, TightLayoutEngine)):
-                figure.tight_layout()
+            _legend_outside(ax)
+        lines, validation_lines, markers = (list(d) for d in zip(*drawn))
         self.line_ = lines[0] if single else lines
+        self.validation_line_ = validation_lines[0] if single else validation_lines
+        self.stop_marker_ = markers[0] if single else markers
         self.ax_ = ax
         self.figure_ = ax.figure
         return self

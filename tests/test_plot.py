@@ -252,3 +252,84 @@ def test_missing_matplotlib_gives_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"requires matplotlib.*\[plot\]"):
         CostHistoryDisplay([0.7, 0.5]).plot()
+
+
+def test_held_out_curve_is_dashed_in_the_colour_of_its_training_curve():
+    J, held_out = [0.69, 0.4, 0.3, 0.28], [0.7, 0.5, 0.45, 0.47]
+    display = CostHistoryDisplay(
+        np.array(J), name="fit", validation_cost_history=held_out, stop=2
+    ).plot(ls=":", lw=3)
+    line, validation = display.line_, display.validation_line_
+    np.testing.assert_array_equal(line.get_ydata(), J)
+    np.testing.assert_array_equal(validation.get_xdata(), np.arange(4))
+    np.testing.assert_array_equal(validation.get_ydata(), held_out)
+    assert validation.get_color() == line.get_color()
+    # Dashed whatever the training curve's style; the other keywords apply.
+    assert (line.get_linestyle(), validation.get_linestyle()) == (":", "--")
+    assert validation.get_linewidth() == 3
+    # The iterate kept, marked on the held-out curve in the same colour.
+    np.testing.assert_array_equal(display.stop_marker_.get_xydata(), [[2, 0.45]])
+    assert display.stop_marker_.get_color() == line.get_color()
+    legend = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    assert legend == ["fit", "fit (held-out)"]
+    assert "held-out" in display.ax_.get_ylabel()
+
+
+def test_several_fits_with_and_without_held_out_curves():
+    J = [[0.7, 0.5, 0.4], [0.7, 0.6, 0.5, 0.45], [0.7, 0.3]]
+    held_out = [[0.7, 0.55, 0.6], None, [0.71, 0.35]]
+    display = CostHistoryDisplay(
+        J, validation_cost_history=held_out, stop=[1, 3, None]
+    ).plot()
+    assert display.validation_line_[1] is None
+    for line, validation in zip(display.line_, display.validation_line_):
+        if validation is not None:
+            assert validation.get_color() == line.get_color()
+    np.testing.assert_array_equal(display.validation_line_[0].get_ydata(), held_out[0])
+    np.testing.assert_array_equal(display.validation_line_[2].get_ydata(), held_out[2])
+    # Where there is no held-out curve the stop is marked on the training one.
+    marks = [m if m is None else m.get_xydata().tolist() for m in display.stop_marker_]
+    assert marks == [[[1, 0.55]], [[3, 0.45]], None]
+    assert len(display.ax_.get_lines()) == 3 + 2 + 2
+
+
+def test_without_held_out_curves_nothing_more_is_drawn():
+    display = CostHistoryDisplay([0.7, 0.5, 0.4]).plot()
+    assert display.validation_line_ is None and display.stop_marker_ is None
+    assert display.ax_.get_lines() == [display.line_]
+    assert display.ax_.get_ylabel() == "cost J"
+
+
+def test_relative_draws_the_training_gaps_only():
+    J = np.array([1.0, 0.5, 0.25, 0.2])
+    display = CostHistoryDisplay(
+        J, validation_cost_history=[1.1, 0.7, 0.6, 0.65], stop=2
+    ).plot(relative=True, reference_cost=0.0)
+    # The held-out cost is another function: not drawn against the training J*.
+    assert display.validation_line_ is None
+    assert display.ax_.get_ylabel().startswith("J - J*")
+    np.testing.assert_array_equal(display.line_.get_ydata(), J)
+    np.testing.assert_array_equal(display.stop_marker_.get_xydata(), [[2, 0.25]])
+    assert len(display.ax_.get_lines()) == 2
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (
+            {"validation_cost_history": [0.7, 0.6]},
+            "validation_cost_history has 2 costs where its cost_history has 3",
+        ),
+        ({"validation_cost_history": [[0.7, 0.6, 0.5]]}, "must be a non-empty 1-D"),
+        ({"stop": 3}, r"stop=3 is not an iteration .*\(0 to 2\)"),
+    ],
+)
+def test_bad_held_out_inputs_are_named(kw, match):
+    with pytest.raises(ValueError, match=match):
+        CostHistoryDisplay([0.7, 0.5, 0.4], **kw).plot()
+
+
+@pytest.mark.parametrize("param", ["validation_cost_history", "stop"])
+def test_one_held_out_entry_per_history(param):
+    with pytest.raises(ValueError, match=f"{param} has 1 entries for 2 cost"):
+        CostHistoryDisplay([[0.7, 0.5], [0.7, 0.4]], **{param: [None]}).plot()
