@@ -98,28 +98,62 @@ def _default_label(estimator):
     return estimator.__class__.__name__
 
 
-def _histories_of(estimator):
-    """``(histories, labels)`` of a fitted model: one, or one per setting.
+def _per_split(setting):
+    """One setting's histories: itself, or one per split (a list or a 2-D array)."""
+    if isinstance(setting, np.ndarray):
+        return list(setting.reshape(-1, setting.shape[-1]))
+    per_split = len(setting) > 0 and (setting[0] is None or np.ndim(setting[0]) > 0)
+    return list(setting) if per_split else [setting]
 
-    Reads ``cost_history_`` (GDLogisticRegression) or ``cost_histories_``
-    (GDLogisticRegressionCV: a mapping label -> history, or an array whose
-    last axis is the iteration; one curve per leading index).
+
+def _histories_of(estimator):
+    """``(history, label, held-out history, stop)`` of each fit of a fitted model.
+
+    Reads ``cost_history_`` (GDLogisticRegression), with
+    ``validation_cost_history_`` and the iterate kept, ``n_iter_``, when it
+    stopped early; or ``cost_histories_`` (GDLogisticRegressionCV: a list or
+    mapping label -> entry, an entry per setting holding one history or one per
+    split, or an array whose last axis is the iteration), with
+    ``validation_cost_histories_`` of the same shape when present. A fit
+    without a history (None: it raised) is left out, a None held-out history
+    is no curve, and no stop is marked in a cross-validated model.
     """
     est = _final_estimator(estimator)
-    if hasattr(est, "cost_histories_"):
-        many = est.cost_histories_
-        if isinstance(many, Mapping):
-            return [np.asarray(v) for v in many.values()], [str(k) for k in many]
-        arrays = [np.asarray(h, dtype=np.float64) for h in many]
-        if len(arrays) and all(a.ndim > 1 for a in arrays):
-            arrays = [row for a in arrays for row in a.reshape(-1, a.shape[-1])]
-        labels = [f"{est.__class__.__name__} #{i}" for i in range(len(arrays))]
+    if not hasattr(est, "cost_histories_"):
+        check_is_fitted(est, "cost_history_")
+        held_out = getattr(est, "validation_cost_history_", None)
+        stop = None if held_out is None else est.n_iter_
+        yield est.cost_history_, _default_label(est), held_out, stop
+        return
+    many = est.cost_histories_
+    held_out = getattr(est, "validation_cost_histories_", None)
+    if isinstance(many, Mapping):
+        labels = [str(k) for k in many]
+        held_out = None if held_out is None else [held_out.get(k) for k in many]
+        many = list(many.values())
+    else:
+        labels = [f"{est.__class__.__name__} #{i}" for i in range(len(many))]
         params = getattr(est, "cv_results_", {}).get("params", [])
-        if len(params) == len(arrays):
+        if len(params) == len(many):
             labels = [", ".join(f"{k}={v:.3g}" for k, v in p.items()) for p in params]
-        return arrays, labels
-    check_is_fitted(est, "cost_history_")
-    return [est.cost_history_], [_default_label(est)]
+    if held_out is None:
+        held_out = [None] * len(many)
+    for label, setting, held_out_setting in zip(labels, many, held_out, strict=True):
+        fits = _per_split(setting)
+        held_outs = [None] * len(fits)
+        if held_out_setting is not None:
+            held_outs = _per_split(held_out_setting)
+        for k, (history, validation) in enumerate(zip(fits, held_outs, strict=True)):
+            name = label if len(fits) == 1 else f"{label}, split {k}"
+            if history is not None:
+                yield history, name, validation, None
+
+
+def _display_args(estimators):
+    """The constructor's arguments for fitted models: lists, one entry per fit."""
+    fits = [fit for estimator in estimators for fit in _histories_of(estimator)]
+    keys = ("cost_history", "name", "validation_cost_history", "stop")
+    return {key: [fit[i] for fit in fits] for i, key in enumerate(keys)}
 
 
 # Decrements of J over which the rate of the best curve is measured: enough to
@@ -431,7 +465,11 @@ class CostHistoryDisplay:
         estimator : estimator or Pipeline
             A fitted :class:`~sklearn_gdlogreg.GDLogisticRegression` (or a
             Pipeline ending in one), or a fitted model with
-            ``cost_histories_`` (one curve per setting).
+            ``cost_histories_`` (one curve per setting, or per setting and
+            split). A model with ``validation_cost_history_`` (early
+            stopping) also gets its held-out curve, with the iterate kept,
+            ``n_iter_``, marked on it; one with ``validation_cost_histories_``
+            a held-out curve per fit that has one.
 
         name : str or list of str, default=None
             Curve label(s); by default the class name and ``alpha_``.
@@ -462,12 +500,10 @@ class CostHistoryDisplay:
         True
         """
         _pyplot(f"{cls.__name__}.from_estimator")
-        histories, labels = _histories_of(estimator)
-        if hasattr(_final_estimator(estimator), "cost_histories_"):
-            display = cls(histories, name=labels)
-        else:
-            display = cls(histories[0], name=labels[0])
-        return display.plot(ax=ax, name=name, relative=relative, **kw)
+        args = _display_args([estimator])
+        if not hasattr(_final_estimator(estimator), "cost_histories_"):
+            args = {key: values[0] for key, values in args.items()}  # one fit
+        return cls(**args).plot(ax=ax, name=name, relative=relative, **kw)
 
     @classmethod
     def from_estimators(cls, estimators, *, names=None, ax=None, relative=False, **kw):
@@ -477,7 +513,8 @@ class CostHistoryDisplay:
         ----------
         estimators : list of estimators
             Fitted models (or Pipelines) with ``cost_history_``, e.g. one per
-            learning rate.
+            learning rate; those that stopped early also get their held-out
+            curve and their ``n_iter_`` marked, as in :meth:`from_estimator`.
 
         names : list of str, default=None
             One legend label per model; by default the class name and
@@ -510,10 +547,5 @@ class CostHistoryDisplay:
         2
         """
         _pyplot(f"{cls.__name__}.from_estimators")
-        histories, labels = [], []
-        for estimator in estimators:
-            h, lab = _histories_of(estimator)
-            histories += h
-            labels += lab
-        display = cls(histories, name=labels)
+        display = cls(**_display_args(estimators))
         return display.plot(ax=ax, name=names, relative=relative, **kw)

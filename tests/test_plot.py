@@ -1,5 +1,6 @@
 """CostHistoryDisplay: what is drawn is exactly the fitted cost history."""
 
+import copy
 import sys
 
 import numpy as np
@@ -333,3 +334,61 @@ def test_bad_held_out_inputs_are_named(kw, match):
 def test_one_held_out_entry_per_history(param):
     with pytest.raises(ValueError, match=f"{param} has 1 entries for 2 cost"):
         CostHistoryDisplay([[0.7, 0.5], [0.7, 0.4]], **{param: [None]}).plot()
+
+
+def _stopped_early(fit, n_iter):
+    """``fit`` as early stopping leaves it: a held-out history, ``n_iter_`` kept."""
+    fit = copy.deepcopy(fit)
+    # Not a real held-out cost, but one whose every value is known: it falls,
+    # then rises past n_iter.
+    steps = np.arange(fit.cost_history_.size)
+    fit.validation_cost_history_ = 0.5 + 0.01 * (steps - n_iter) ** 2
+    fit.n_iter_ = n_iter
+    return fit
+
+
+def test_from_estimator_draws_the_held_out_curve_and_marks_n_iter(breast_cancer):
+    X, y = breast_cancer
+    pipe = make_pipeline(StandardScaler(), GDLogisticRegression(max_iter=10))
+    pipe = pipe.fit(X, y)
+    pipe.steps[-1] = ("clf", _stopped_early(pipe[-1], n_iter=4))
+    fit = pipe[-1]
+    display = CostHistoryDisplay.from_estimator(pipe)
+    np.testing.assert_array_equal(display.line_.get_ydata(), fit.cost_history_)
+    held_out = display.validation_line_
+    np.testing.assert_array_equal(held_out.get_xdata(), np.arange(11))
+    np.testing.assert_array_equal(held_out.get_ydata(), fit.validation_cost_history_)
+    assert held_out.get_color() == display.line_.get_color()
+    assert held_out.get_label() == f"{display.line_.get_label()} (held-out)"
+    np.testing.assert_array_equal(
+        display.stop_marker_.get_xydata(), [[4, fit.validation_cost_history_[4]]]
+    )
+
+
+def test_from_estimators_one_held_out_curve_per_fit_that_has_one(fits):
+    display = CostHistoryDisplay.from_estimators([_stopped_early(fits[0], 30), fits[1]])
+    first, second = display.validation_line_
+    np.testing.assert_array_equal(
+        first.get_ydata(), 0.5 + 0.01 * (np.arange(41) - 30) ** 2
+    )
+    assert first.get_color() == display.line_[0].get_color()
+    # A fit without early stopping: no held-out curve, and its n_iter_ unmarked.
+    assert second is None
+    assert display.stop_marker_[1] is None
+    np.testing.assert_array_equal(display.stop_marker_[0].get_xydata(), [[30, 0.5]])
+
+
+def test_held_out_histories_of_a_cv_model():
+    class FakeCV:  # a sequential search: ragged histories, a fit that raised
+        cost_histories_ = [[[0.7, 0.5], [0.7, 0.6, 0.4]], [None, [0.7, 0.3]]]
+        validation_cost_histories_ = [[[0.7, 0.6], None], [None, [0.72, 0.4]]]
+        cv_results_ = {"params": [{"alpha": 0.1}, {"alpha": 1.0}]}
+
+    display = CostHistoryDisplay.from_estimator(FakeCV())
+    labels = [line.get_label() for line in display.line_]
+    assert labels == ["alpha=0.1, split 0", "alpha=0.1, split 1", "alpha=1, split 1"]
+    held_out = [
+        None if v is None else v.get_ydata().tolist() for v in display.validation_line_
+    ]
+    assert held_out == [[0.7, 0.6], None, [0.72, 0.4]]
+    assert display.stop_marker_ == [None, None, None]
