@@ -1,17 +1,15 @@
-"""CostHistoryDisplay: plot ``cost_history_``, the cost J after every update.
+"""CostHistoryDisplay: the display, the checks of its arrays, how it draws a fit.
 
-Follows scikit-learn's Display conventions (``RocCurveDisplay`` is the
-model): ``__init__`` only stores arrays, ``plot`` draws them and sets
-``ax_``, ``figure_`` and ``line_``, ``from_estimator`` reads a fitted model
-and plots. matplotlib is optional and imported only when drawing.
+matplotlib is optional and imported only when drawing.
 """
 
 import operator
-from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
+
+from ._fitted import _display_args, _final_estimator
+from ._reference import _reference
 
 
 def _pyplot(caller):
@@ -84,124 +82,6 @@ class _Curve(NamedTuple):
                     f"(0 to {history.size - 1})."
                 )
         return cls(history, validation, stop)
-
-
-def _final_estimator(estimator):
-    """The last step of a Pipeline, or the estimator itself."""
-    return estimator[-1] if hasattr(estimator, "steps") else estimator
-
-
-def _default_label(estimator):
-    alpha = getattr(estimator, "alpha_", None)
-    if isinstance(alpha, float):
-        return f"{estimator.__class__.__name__} (alpha_={alpha:.3g})"
-    return estimator.__class__.__name__
-
-
-def _per_split(setting):
-    """One setting's histories: itself, or one per split (a list or a 2-D array)."""
-    if isinstance(setting, np.ndarray):
-        return list(setting.reshape(-1, setting.shape[-1]))
-    per_split = len(setting) > 0 and (setting[0] is None or np.ndim(setting[0]) > 0)
-    return list(setting) if per_split else [setting]
-
-
-def _histories_of(estimator):
-    """``(history, label, held-out history, stop)`` of each fit of a fitted model.
-
-    Reads ``cost_history_`` (GDLogisticRegression), with
-    ``validation_cost_history_`` and the iterate kept, ``n_iter_``, when it
-    stopped early; or ``cost_histories_`` (GDLogisticRegressionCV: a list or
-    mapping label -> entry, an entry per setting holding one history or one per
-    split, or an array whose last axis is the iteration), with
-    ``validation_cost_histories_`` of the same shape when present. A fit
-    without a history (None: it raised) is left out, a None held-out history
-    is no curve, and no stop is marked in a cross-validated model.
-    """
-    est = _final_estimator(estimator)
-    if not hasattr(est, "cost_histories_"):
-        check_is_fitted(est, "cost_history_")
-        held_out = getattr(est, "validation_cost_history_", None)
-        stop = None if held_out is None else est.n_iter_
-        yield est.cost_history_, _default_label(est), held_out, stop
-        return
-    many = est.cost_histories_
-    held_out = getattr(est, "validation_cost_histories_", None)
-    if isinstance(many, Mapping):
-        labels = [str(k) for k in many]
-        held_out = None if held_out is None else [held_out.get(k) for k in many]
-        many = list(many.values())
-    else:
-        labels = [f"{est.__class__.__name__} #{i}" for i in range(len(many))]
-        params = getattr(est, "cv_results_", {}).get("params", [])
-        if len(params) == len(many):
-            labels = [", ".join(f"{k}={v:.3g}" for k, v in p.items()) for p in params]
-    if held_out is None:
-        held_out = [None] * len(many)
-    for label, setting, held_out_setting in zip(labels, many, held_out, strict=True):
-        fits = _per_split(setting)
-        held_outs = [None] * len(fits)
-        if held_out_setting is not None:
-            held_outs = _per_split(held_out_setting)
-        for k, (history, validation) in enumerate(zip(fits, held_outs, strict=True)):
-            name = label if len(fits) == 1 else f"{label}, split {k}"
-            if history is not None:
-                yield history, name, validation, None
-
-
-def _display_args(estimators):
-    """The constructor's arguments for fitted models: lists, one entry per fit."""
-    fits = [fit for estimator in estimators for fit in _histories_of(estimator)]
-    keys = ("cost_history", "name", "validation_cost_history", "stop")
-    return {key: [fit[i] for fit in fits] for i, key in enumerate(keys)}
-
-
-# Decrements of J over which the rate of the best curve is measured: enough to
-# span an oscillation of nesterov's momentum (10 to 20 updates).
-_TAIL_WINDOW = 30
-
-
-def _extrapolated_reference(histories):
-    """``J*`` for ``relative=True``: below every recorded ``J``, one for all curves.
-
-    Extrapolated from the curve that got lowest: near the optimum gradient
-    descent converges linearly, ``J_{k+1} - J* ~ rho (J_k - J*)``, so the
-    decrements ``d_k = J_k - J_{k+1}`` shrink by ``rho`` per update and what is
-    still to gain after the last one sums to ``d rho / (1 - rho)``.
-    """
-    best = min(histories, key=np.nanmin)
-    head = best[: np.nanargmin(best) + 1]  # up to its lowest J
-    lowest = head[-1]
-    steps = -np.diff(head)[-_TAIL_WINDOW:]
-    tail = 0.0  # J stopped falling: at its minimum, to float precision
-    if steps.size and steps[-1] > 0:
-        # Decrements that do not shrink give no rate: J* unknown, maybe 0.
-        tail = np.inf if lowest > 0 else steps[-1]
-        if steps.size > 1 and steps[0] > 0:
-            rate = (steps[-1] / steps[0]) ** (1 / (steps.size - 1))
-            if rate < 1:
-                tail = steps[-1] * rate / (1 - rate)
-    # Never closer than the float64 resolution of J, so J - J* > 0 everywhere.
-    reference = lowest - max(tail, np.finfo(np.float64).eps * max(abs(lowest), 1.0))
-    # The cross-entropy is never negative: J* >= 0 bounds a poor extrapolation.
-    return max(reference, 0.0) if lowest > 0 else reference
-
-
-def _reference(histories, reference_cost):
-    """``(J*, y label)`` for ``relative=True``: ``reference_cost`` or extrapolated."""
-    if reference_cost is None:
-        # Not min J: its gap 0 would end every curve in a false plunge.
-        reference = _extrapolated_reference(histories)
-        return reference, f"J - J*  (J* = {reference:.6g}, extrapolated)"
-    reference = float(reference_cost)
-    lowest = min(np.nanmin(h) for h in histories)
-    if not reference < lowest:
-        raise ValueError(
-            f"reference_cost={reference!r} is not below every recorded cost "
-            f"(the lowest is {lowest!r}): J - J* must be positive to be drawn "
-            "on a log scale."
-        )
-    return reference, f"J - J*  (J* = {reference:.6g})"
 
 
 def _draw(ax, curve, history, label, kw):
