@@ -1,10 +1,11 @@
 """Regenerate the results section of ``benchmarks/README.md``.
 
 Runs ``bench_iteration.py``, ``bench_convergence.py``, ``bench_memory.py``,
-``bench_dask.py``, ``bench_startup.py``, ``bench_threads.py`` and
-``bench_defaults.py`` (full data, their default repeats) one after the
-other and replaces the text between the ``<!-- results -->`` markers of the
-README with their output (stdout only: dask's log lines go to stderr).
+``bench_dask.py``, ``bench_startup.py``, ``bench_threads.py``,
+``bench_defaults.py`` and ``bench_early_stopping.py`` (full data, their
+default repeats) one after the other and replaces the text between the
+``<!-- results -->`` markers of the README with their output (stdout
+only: dask's log lines go to stderr).
 
 Run: ``python benchmarks/run_all.py`` (takes several minutes; run it on a
 quiet machine and check the load average it prints).
@@ -23,6 +24,7 @@ SCRIPTS = (
     "bench_startup.py",
     "bench_threads.py",
     "bench_defaults.py",
+    "bench_early_stopping.py",
 )
 BEGIN, END = "<!-- results -->", "<!-- /results -->"
 

@@ -402,7 +402,7 @@ class GDLogisticRegression(
         if self.early_stopping and kind != "numpy":
             raise ValueError(
                 f"early_stopping=True needs X as a NumPy array or SciPy sparse "
-                f"matrix, got a {kind} array. Convert it (e.g. np.asarray, or "
+                f"matrix, got {kind} input. Convert it (e.g. np.asarray, or "
                 f"dask's .compute()), or fit with early_stopping=False."
             )
         cost = {

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._compat import _check_partial_fit_first_call, _fit_context, validate_data
+from ._early_stopping import set_held_out_attributes
 from ._fit_state import restores_state_on_error
 from ._inputs._checks import sample_weights
 from ._inputs._routing import is_array_api_input
@@ -105,6 +106,7 @@ class PartialFitMixin:
         if new_stream:  # count calls and batch costs afresh
             self.n_iter_ = 0
             self.cost_history_ = np.empty(0)
+            set_held_out_attributes(self, None)  # a fit's, not the stream's
         theta = objective.from_original(w.astype(X.dtype), b.astype(X.dtype))
 
         J, dtheta = objective.value_grad(theta)  # one pass over the batch

@@ -283,3 +283,11 @@ def test_dask_input_is_refused_by_name():
     X, y = _data("binary")
     with pytest.raises(ValueError, match="early_stopping=True needs X as a NumPy"):
         GDLogisticRegression(early_stopping=True).fit(da.from_array(X), y)
+
+
+def test_partial_fit_after_an_early_stopped_fit_drops_its_held_out_curve():
+    X, y = _data("binary")
+    est = GDLogisticRegression(early_stopping=True, random_state=0).fit(X, y)
+    est.partial_fit(X[:100], y[:100])
+    assert not hasattr(est, "validation_cost_history_")
+    assert len(est.cost_history_) == est.n_iter_ == 1
