@@ -392,3 +392,20 @@ def test_held_out_histories_of_a_cv_model():
     ]
     assert held_out == [[0.7, 0.6], None, [0.72, 0.4]]
     assert display.stop_marker_ == [None, None, None]
+
+
+def test_from_estimator_of_a_real_early_stopped_fit(breast_cancer):
+    # The fit's own attributes, not hand-set ones: what early stopping
+    # records is what is drawn, the dot at the iterate kept.
+    X, y = breast_cancer
+    fit = GDLogisticRegression(
+        alpha=1.0, C=np.inf, early_stopping=True, random_state=0
+    ).fit(X, y)
+    assert len(fit.cost_history_) > fit.n_iter_ + 1  # it ran on past the best
+    display = CostHistoryDisplay.from_estimator(fit)
+    np.testing.assert_array_equal(display.line_.get_ydata(), fit.cost_history_)
+    np.testing.assert_array_equal(
+        display.validation_line_.get_ydata(), fit.validation_cost_history_
+    )
+    x, J = display.stop_marker_.get_xydata()[0]
+    assert (x, J) == (fit.n_iter_, fit.validation_cost_history_[fit.n_iter_])
