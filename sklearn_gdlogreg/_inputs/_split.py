@@ -38,7 +38,7 @@ def validation_rows(y, *, validation_fraction, random_state):
     Examples
     --------
     >>> validation_rows(np.array([0, 1] * 5), validation_fraction=0.2, random_state=0)
-    array([1, 8])
+    array([7, 8])
     """
     n = y.shape[0]
     n_classes = np.unique(y).size
