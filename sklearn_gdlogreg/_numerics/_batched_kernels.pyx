@@ -5,6 +5,7 @@ Per row block of dense X, for a group of models sharing its rows::
     Z = X_blk @ W                 (BLAS gemm)
     Z := R, the weighted residuals, in place, with the loss sums
     G += X_blk.T @ R              (BLAS gemm)
+    Z_v = X_blk @ W_v             (optional: held-out loss sums only)
 
 The per-entry kernels compute one exp per entry, vectorized (_exp.h), and
 their inner loops over a row are C (_batched_rows.h): both are compiled for
@@ -139,6 +140,14 @@ cdef struct _Group:
     const void *s  # (n_rows, n_models), X's dtype, or NULL
     Py_ssize_t g_off  # where the group's G starts in a thread's sums
     Py_ssize_t a_off  # where its float64 sums start
+    # The models whose held-out rows these are (v_width 0: none), their
+    # coefficients and held-out weights, as W, b, s; their sums at v_a_off.
+    Py_ssize_t v_models
+    Py_ssize_t v_width
+    const void *v_W
+    const void *v_b
+    const void *v_s
+    Py_ssize_t v_a_off
 
 
 # ------------------------------------------------------- per-entry kernels
@@ -426,6 +435,44 @@ cdef void _run_chunk(
         # G' (width x d) += Z' (width x k) X_blk (k x d)
         _gemm(t_N, t_T if c_order else t_N, <int>g.width, d, <int>k,
               Z_buf, <int>g.width, X_blk, ld, 1.0, G + g.g_off, <int>g.width)
+        if g.v_width:
+            _held_out(g, X_blk, c_order, ld, d, lo, k, Z_buf, E_buf, acc)
+
+
+cdef void _held_out(
+    const _Group *g,
+    const floating *X_blk,
+    bint c_order,
+    int ld,
+    int d,
+    Py_ssize_t lo,
+    Py_ssize_t k,
+    floating *Z_buf,
+    double *E_buf,
+    double *acc,
+) noexcept nogil:
+    """The held-out loss of the block's rows for the models ``v_W``.
+
+    The block of X is still in cache; ``Z_buf`` is free again. The weighted
+    kernels add the loss (binary: less its linear part) to ``acc`` as for
+    training; the residuals they leave in ``Z_buf`` are not used.
+    """
+    cdef Py_ssize_t m = g.v_models
+    cdef char t_N = b"N"
+    cdef char t_T = b"T"
+    _gemm(t_N, t_N if c_order else t_T, <int>g.v_width, <int>k, d,
+          <const floating *>g.v_W, <int>g.v_width, X_blk, ld, 0.0,
+          Z_buf, <int>g.v_width)
+    if g.kind == KIND_MULTINOMIAL:
+        _multinomial(Z_buf, <const floating *>g.v_b,
+                     <const Py_ssize_t *>g.y + lo,
+                     <const floating *>g.v_s + lo * m, NULL,
+                     acc + g.v_a_off, k, m, g.v_width // m)
+    else:
+        _binary_weighted(Z_buf, E_buf, <const floating *>g.v_b,
+                         <const floating *>g.y + lo,
+                         <const floating *>g.v_s + lo * m,
+                         acc + g.v_a_off, k, m)
 
 
 def dense_rows_pass(
@@ -449,20 +496,25 @@ def dense_rows_pass(
         C- or Fortran-ordered rows (a row's entries, or a column's, at
         consecutive addresses), as BLAS reads it.
     groups : list of tuple
-        Per group ``(start, rows, kind, W, b, y, c, s)``: its rows are
+        Per group ``(start, rows, kind, W, b, y, c, s)``, or with
+        ``(W_v, b_v, s_v)`` appended (else None): its rows are
         ``X[start:start + n]`` (``rows`` None) or ``X[rows]`` (intp);
         ``kind`` 0 (binary uniform), 1 (masked), 2 (weighted), 3
         (multinomial); ``W`` (n_features, width) C order and ``b``
         (width,) the group's coefficients, X's dtype; ``y`` its rows'
         ``1/2 - y`` (X's dtype) or class indices (intp); ``c``
-        (n_models,) float64 or None; ``s`` (n, n_models) X's dtype or None.
+        (n_models,) float64 or None; ``s`` (n, n_models) X's dtype or None;
+        ``W_v`` (n_features, width_v), ``b_v`` and ``s_v`` (n, models_v):
+        the models that hold these rows out, whose held-out loss is summed
+        (binary: as :func:`binary_weighted`; multinomial: the loss only).
     block_group, block_lo, block_hi : ndarray of intp
         Blocks: rows ``lo:hi`` of group ``block_group``.
     chunk_start : ndarray of intp of shape (n_chunks + 1,)
         Thread ``t`` runs blocks ``chunk_start[t]:chunk_start[t + 1]``.
     X_buf, Z_buf : ndarray of shape (n_chunks, ...), X's dtype
         Per-thread scratch: at least ``block_rows * n_features`` (for
-        gathered rows) and ``block_rows * max width`` entries.
+        gathered rows) and ``block_rows * max width`` entries (held-out
+        widths included).
     E_buf : ndarray of shape (n_chunks, ...), float64
         Per-thread scratch of ``Z_buf``'s size: ``exp(-|z|)``.
     G : ndarray of shape (n_chunks, sum of n_features * width), X's dtype
@@ -471,7 +523,10 @@ def dense_rows_pass(
     acc : ndarray of shape (n_chunks, sum of 4 * n_models), float64
         Per-thread sums of each group, overwritten: binary ``(4, n_models)``
         as :func:`binary_uniform` leaves them (the running product back to
-        1), multinomial ``(1 + n_out, n_models)``: loss, then ``sum R``.
+        1), multinomial ``(1 + n_out, n_models)``: loss, then ``sum R``;
+        each followed by the group's held-out sums (binary ``(2, models_v)``:
+        ``sum R``, the loss less its linear part; multinomial: the loss,
+        then ``sum R``).
     """
     cdef Py_ssize_t n_groups = len(groups)
     cdef Py_ssize_t n_chunks = chunk_start.shape[0] - 1
@@ -480,8 +535,8 @@ def dense_rows_pass(
     cdef int n_threads
     cdef bint x_c_order
     cdef _Group *gs
-    cdef const floating[:, ::1] W_v
-    cdef const floating[::1] b_v, y_v, s_v
+    cdef const floating[:, ::1] W_v, Wv_v
+    cdef const floating[::1] b_v, y_v, s_v, bv_v, sv_v
     cdef const Py_ssize_t[::1] rows_v, cls_v
     cdef const double[::1] c_v
     if X.strides[1] == item and X.strides[0] >= d * item:
@@ -494,7 +549,9 @@ def dense_rows_pass(
     if gs == NULL:
         raise MemoryError()
     try:
-        for gi, (start, rows, kind, W, b, y, c, s) in enumerate(groups):
+        for gi, group in enumerate(groups):
+            start, rows, kind, W, b, y, c, s = group[:8]
+            W_held, b_held, s_held = group[8:] if len(group) > 8 else (None,) * 3
             W_v = W
             b_v = b
             gs[gi].kind = kind
@@ -527,6 +584,17 @@ def dense_rows_pass(
             g_size += d * gs[gi].width
             a_size += (4 * gs[gi].n_models if kind != KIND_MULTINOMIAL
                        else gs[gi].n_models + gs[gi].width)
+            gs[gi].v_width = gs[gi].v_models = 0
+            gs[gi].v_a_off = a_size
+            if W_held is not None:
+                Wv_v = W_held
+                bv_v = b_held
+                sv_v = s_held.reshape(-1)
+                gs[gi].v_W, gs[gi].v_b, gs[gi].v_s = &Wv_v[0, 0], &bv_v[0], &sv_v[0]
+                gs[gi].v_width = Wv_v.shape[1]
+                gs[gi].v_models = s_held.shape[1]
+                a_size += (2 * gs[gi].v_models if kind != KIND_MULTINOMIAL
+                           else gs[gi].v_models + gs[gi].v_width)
         if G.shape[1] < g_size or acc.shape[1] < a_size or G.shape[0] < n_chunks:
             raise ValueError("G or acc too small")
         # At most OpenMP's limit (one thread in a child forked after this

@@ -25,6 +25,12 @@ train on them (with k folds: k groups, each trained on by (k-1)/k of the
 models), and each group's products and per-entry work cover those models
 only: a k-th less work, the group's rows gathered block by block.
 
+Given held-out weights (a split's test rows, for its models), the same pass
+also sums each model's held-out loss: for dense X, each block's rows, still
+in cache, are multiplied by the columns of the models holding them out (a
+group's held-out part); for sparse X, the held-out entries of ``X @ W`` are
+read before they become residuals. The training sums are unchanged by it.
+
 The cost ``J`` built on these sums (coordinates, penalty, chain rule) is
 :class:`.._objective._batched.BatchedObjective`; the descent,
 :func:`.._solvers._batched.batched_gradient_descent`.
@@ -78,6 +84,10 @@ class _RowGroup:
         :mod:`._batched_kernels`); else None.
     s : ndarray of shape (n_rows, n_cols) or None
         The weights; None when they are ``c`` on every row.
+    v_cols : ndarray of int or None
+        The models holding out some of these rows (None: no held-out loss).
+    v_s : ndarray of shape (n_rows, v_cols.size) or None
+        Their held-out weights on these rows.
     """
 
     rows: object
@@ -85,6 +95,8 @@ class _RowGroup:
     y: np.ndarray
     c: object
     s: object
+    v_cols: object = None
+    v_s: object = None
 
     @property
     def n_rows(self):
@@ -93,7 +105,7 @@ class _RowGroup:
         return self.rows.size
 
 
-def _row_groups(weights, labels, *, n_features):
+def _row_groups(weights, labels, *, n_features, held_out=None):
     """Dense X's rows grouped by the set of models training on them.
 
     With k-fold splits, a row in split f's test part is trained on by every
@@ -102,15 +114,21 @@ def _row_groups(weights, labels, *, n_features):
     no model trains on (zero sample weight) are skipped. A group's rows are
     gathered block by block (X is never copied). For small problems (where
     a group's calls cost more than the work it saves) or beyond
-    ``_MAX_GROUPS`` groups: one group of all rows and all models, weights 0
-    included.
+    ``_MAX_GROUPS`` groups, or when a row is held out but trained on by no
+    model: one group of all rows and all models, weights 0 included.
+    ``held_out`` (as ``weights``, or None): each group gets the models
+    holding out some of its rows (:func:`_with_held_out`).
     """
     n_rows, n_models = weights.shape
-    if n_rows * n_features * n_models < _SMALL_PRODUCT:
-        return [_make_group(weights, labels, slice(0, n_rows), np.arange(n_models))]
-    patterns, inverse = _unique_rows(np.packbits(weights > 0, axis=1))
+    whole = (weights, labels, slice(0, n_rows), np.arange(n_models))
+    trained = weights > 0
+    if n_rows * n_features * n_models < _SMALL_PRODUCT or (
+        held_out is not None and np.any((held_out > 0).any(1) & ~trained.any(1))
+    ):
+        return _with_held_out([_make_group(*whole)], held_out)
+    patterns, inverse = _unique_rows(np.packbits(trained, axis=1))
     if patterns.shape[0] > _MAX_GROUPS:
-        return [_make_group(weights, labels, slice(0, n_rows), np.arange(n_models))]
+        return _with_held_out([_make_group(*whole)], held_out)
     order = np.argsort(inverse, kind="stable")  # each group's rows ascending
     bounds = np.searchsorted(inverse[order], np.arange(patterns.shape[0] + 1))
     groups = []
@@ -122,7 +140,23 @@ def _row_groups(weights, labels, *, n_features):
         if rows[-1] - rows[0] + 1 == rows.size:
             rows = slice(int(rows[0]), int(rows[-1]) + 1)
         groups.append(_make_group(weights, labels, rows, cols))
-    return groups
+    return _with_held_out(groups, held_out)
+
+
+def _with_held_out(groups, held_out):
+    """The groups with the models holding out some of their rows, if any."""
+    if held_out is None:
+        return groups
+    out = []
+    for group in groups:
+        v = held_out[group.rows]
+        v_cols = np.flatnonzero(v.any(axis=0))
+        if v_cols.size:
+            group = replace(
+                group, v_cols=v_cols, v_s=np.ascontiguousarray(v[:, v_cols])
+            )
+        out.append(group)
+    return out
 
 
 def _unique_rows(bits):
@@ -158,6 +192,14 @@ def _subset_groups(groups, keep):
     for group in groups:
         sel = keep[group.cols]
         if sel.any():
+            v_cols, v_s = group.v_cols, group.v_s
+            if v_cols is not None:
+                v_sel = keep[v_cols]
+                v_cols, v_s = (
+                    (index[v_cols[v_sel]], np.ascontiguousarray(v_s[:, v_sel]))
+                    if v_sel.any()
+                    else (None, None)
+                )
             out.append(
                 replace(
                     group,
@@ -166,6 +208,8 @@ def _subset_groups(groups, keep):
                     s=None
                     if group.s is None
                     else np.ascontiguousarray(group.s[:, sel]),
+                    v_cols=v_cols,
+                    v_s=v_s,
                 )
             )
     return out
@@ -198,6 +242,8 @@ class _DensePlan:
         ``dense_rows_pass`` of :mod:`._batched_kernels`).
     cols : list of ndarray
         Per group, its columns of ``W`` (models x outputs).
+    v_cols : list of ndarray or None
+        Per group, the columns of ``W`` of its held-out part, or None.
     blocks : tuple of ndarray of intp
         ``(group, lo, hi)`` of every block, the chunks one after the other,
         and ``chunk_start`` (n_chunks + 1): thread ``t``'s blocks.
@@ -210,6 +256,7 @@ class _DensePlan:
     X: np.ndarray
     groups: list
     cols: list
+    v_cols: list
     blocks: tuple
     buffers: tuple
     sizes: tuple
@@ -264,9 +311,14 @@ class BatchedPass:
     n_threads : int, default=1
         OpenMP threads sharing the row blocks of dense X, each calling BLAS:
         give BLAS one thread then (threadpoolctl).
+    held_out : ndarray of shape (n_samples, n_models), default=None
+        Column ``j``: model ``j``'s held-out weights (normalised, zero on
+        the rows it does not evaluate on), X's dtype; then
+        :meth:`loss_grad` also returns every model's held-out loss, from the
+        same pass. None: no held-out loss.
     """
 
-    def __init__(self, X, y, weights, *, n_classes, n_threads=1):
+    def __init__(self, X, y, weights, *, n_classes, n_threads=1, held_out=None):
         self.X, self.y, self.weights = X, y, weights
         self.dtype = X.dtype
         self.n_features = X.shape[1]
@@ -274,23 +326,39 @@ class BatchedPass:
         self.n_models = weights.shape[1]
         self.n_threads = n_threads
         self._plan = None  # see _dense_plan
-        self._precompute()
+        self._precompute(held_out)
 
-    def _precompute(self):
+    def _precompute(self, held_out):
         """Per-model constants of the loss, and dense X's row groups."""
         self._train_mask = self._column_weight = self._groups = None
+        self._v_lin_w = self._v_lin_b = self._held = None
+        self.records_held_out = held_out is not None
         labels = self.y
         if self.n_out == 1:
             self._half_minus_y = labels = (0.5 - self.y).astype(self.dtype)
-            s_c = self.weights * self._half_minus_y[:, None]
-            self._lin_w = np.asarray(self.X.T @ s_c, dtype=np.float64)
-            self._lin_b = s_c.sum(axis=0, dtype=np.float64)
+            self._lin_w, self._lin_b = self._linear_part(self.weights)
         if not sp.issparse(self.X):
             # The groups carry their rows' weights: dense X needs no more.
-            self._groups = _row_groups(self.weights, labels, n_features=self.n_features)
+            self._groups = _row_groups(
+                self.weights, labels, n_features=self.n_features, held_out=held_out
+            )
             self.weights = None
-        elif self.n_out == 1:
+            if held_out is not None and self.n_out == 1:
+                self._v_lin_w, self._v_lin_b = self._linear_part(held_out)
+            return
+        if held_out is not None:  # the held-out entries, row by row
+            rows, cols = np.nonzero(held_out)
+            self._held = rows, cols, held_out[rows, cols].astype(np.float64)
+        if self.n_out == 1:
             self._sparse_log_constants()
+
+    def _linear_part(self, weights):
+        """``X.T @ (s (1/2 - y))`` and its intercept sum: the binary loss's
+        linear part (see :meth:`_binary_block`), float64."""
+        s_c = weights * self._half_minus_y[:, None]
+        return np.asarray(self.X.T @ s_c, dtype=np.float64), s_c.sum(
+            axis=0, dtype=np.float64
+        )
 
     def _sparse_log_constants(self):
         """What :meth:`_weighted_log1p` needs for its product of factors."""
@@ -309,14 +377,18 @@ class BatchedPass:
         sub.n_models = int(np.count_nonzero(keep))
         if self._groups is not None:
             sub._groups = _subset_groups(self._groups, keep)
-        for name in ("weights", "_train_mask", "_lin_w"):
+        for name in ("weights", "_train_mask", "_lin_w", "_v_lin_w"):
             value = getattr(self, name, None)
             if value is not None:
                 setattr(sub, name, np.ascontiguousarray(value[:, keep]))
-        for name in ("_lin_b", "_column_weight"):
+        for name in ("_lin_b", "_column_weight", "_v_lin_b"):
             value = getattr(self, name, None)
             if value is not None:
                 setattr(sub, name, value[keep])
+        if self._held is not None:
+            rows, cols, v = self._held
+            sel = keep[cols]
+            sub._held = rows[sel], (np.cumsum(keep) - 1)[cols[sel]], v[sel]
         return sub
 
     def loss_grad(self, W, b):
@@ -338,14 +410,19 @@ class BatchedPass:
             ``X.T @ R``, in X's dtype.
         db : ndarray of shape (n_models * n_out,)
             ``sum_i R_i``.
+        held_out : ndarray of shape (n_models,), float64, or None
+            ``sum_i v_ij L(z_ij, y_i)``: the held-out loss (None unless
+            ``held_out`` weights were given).
         """
         if sp.issparse(self.X):
-            loss, dW, db = self._sparse_pass(W, b)
+            loss, dW, db, held = self._sparse_pass(W, b)
         else:
-            loss, dW, db = self._dense_pass(W, b)
+            loss, dW, db, held = self._dense_pass(W, b)
         if self.n_out == 1:  # the linear part of the binary loss
             loss += np.einsum("jm,jm->m", self._lin_w, W) + self._lin_b * b
-        return loss, dW, db
+            if self._v_lin_w is not None:
+                held += np.einsum("jm,jm->m", self._v_lin_w, W) + self._v_lin_b * b
+        return loss, dW, db, held
 
     def _dense_pass(self, W, b):
         """Loss and gradient sums over all rows, in ``n_threads`` chunks.
@@ -356,7 +433,8 @@ class BatchedPass:
         added to the group's gradient; the groups' sums then go to their
         models' columns. Rows no model trains on are never read. The blocks
         run in compiled code, one chunk of them per OpenMP thread, each
-        thread with its own sums, added up here.
+        thread with its own sums, added up here. A group's held-out part
+        multiplies the same block by its models' columns.
         """
         plan = self._dense_plan()
         whole = len(plan.groups) == 1 and plan.cols[0].size == W.shape[1]
@@ -365,13 +443,19 @@ class BatchedPass:
         else:
             Wg = [np.ascontiguousarray(W[:, c]) for c in plan.cols]
             bg = [b[c] for c in plan.cols]
+        held = [
+            ()
+            if c is None
+            else (np.ascontiguousarray(W[:, c]), np.ascontiguousarray(b[c]), g.v_s)
+            for g, c in zip(self._groups, plan.v_cols, strict=True)
+        ]
         n_chunks = plan.blocks[-1].size - 1
         G = np.empty((n_chunks, plan.sizes[0]), dtype=self.dtype)
         acc = np.empty((n_chunks, plan.sizes[1]))
         _batched_kernels.dense_rows_pass(
             plan.X,
             [
-                (*head, Wg[gi], bg[gi], *tail)
+                (*head, Wg[gi], bg[gi], *tail, *held[gi])
                 for gi, (head, tail) in enumerate(plan.groups)
             ],
             *plan.blocks,
@@ -381,17 +465,24 @@ class BatchedPass:
         )
         # The threads' sums (a sum of n_chunks rows: in thread order).
         G, acc = (G[0], acc[0]) if n_chunks == 1 else (G.sum(0), acc.sum(0))
+        sums = list(self._split_sums(G, acc))
+        held = None
+        if self.records_held_out:
+            held = np.zeros(self.n_models)
+            for group, (*_, held_g) in zip(self._groups, sums, strict=True):
+                if held_g is not None:
+                    held[group.v_cols] += held_g
         if whole:
-            return self._group_sums(self._groups[0], G, acc)
+            return (*sums[0][:3], held)
         loss = np.zeros(self.n_models)
         dW, db = np.zeros_like(W), np.zeros(W.shape[1])
-        for group, cols, (loss_g, dW_g, db_g) in zip(
-            self._groups, plan.cols, self._split_sums(G, acc), strict=True
+        for group, cols, (loss_g, dW_g, db_g, _) in zip(
+            self._groups, plan.cols, sums, strict=True
         ):
             loss[group.cols] += loss_g
             dW[:, cols] += dW_g
             db[cols] += db_g
-        return loss, dW, db
+        return loss, dW, db, held
 
     def _dense_plan(self):
         """The blocks, threads' chunks and scratch of dense X (built once)."""
@@ -420,7 +511,11 @@ class BatchedPass:
                 )
             )
             cols.append(_out_columns(g.cols, self.n_out))
-        width = max(c.size for c in cols)
+        v_cols = [
+            None if g.v_cols is None else _out_columns(g.v_cols, self.n_out)
+            for g in self._groups
+        ]
+        width = max(c.size for c in cols + [v for v in v_cols if v is not None])
         d, rows = self.n_features, int((hi - lo).max())
         any_gathered = any(head[1] is not None for head, _ in groups)
         n_chunks = len(chunks)
@@ -437,6 +532,7 @@ class BatchedPass:
             _blas_readable(self.X),
             groups,
             cols,
+            v_cols,
             (
                 np.ascontiguousarray(group),
                 np.ascontiguousarray(lo),
@@ -449,7 +545,8 @@ class BatchedPass:
         return self._plan
 
     def _split_sums(self, G, acc):
-        """Each group's ``(loss, X.T @ R, sum R)`` from all groups' sums."""
+        """Each group's ``(loss, X.T @ R, sum R, held-out loss)`` from all
+        groups' sums."""
         d, g_off, a_off = self.n_features, 0, 0
         for group in self._groups:
             width, n_acc = group.cols.size * self.n_out, self._n_sums(group)
@@ -458,41 +555,78 @@ class BatchedPass:
             )
             g_off, a_off = g_off + d * width, a_off + n_acc
 
-    def _n_sums(self, group):
+    def _n_sums(self, group, held_out=True):
         """Number of a group's float64 sums (see :meth:`_group_sums`)."""
         m = group.cols.size
-        return 4 * m if self.n_out == 1 else m * (1 + self.n_out)
+        n = 4 * m if self.n_out == 1 else m * (1 + self.n_out)
+        if held_out and group.v_cols is not None:
+            n += group.v_cols.size * (1 + self.n_out)
+        return n
 
     def _group_sums(self, group, G, acc):
-        """A group's loss (less its linear part), ``X.T @ R`` and ``sum R``.
+        """A group's loss (less its linear part), ``X.T @ R``, ``sum R``, and
+        its held-out part's loss (less its linear part; None without one).
 
         ``G``: its ``X.T @ R``, flat; ``acc``: its float64 sums, flat, as the
         kernels leave them (binary: ``sum R``, ``sum |z|`` or the weighted
         loss, the running product, the sum of logs; multinomial: the loss,
-        then ``sum R``).
+        then ``sum R``), then its held-out part's (binary: ``sum R``, the
+        loss; multinomial: the loss, then ``sum R``).
         """
-        m = group.cols.size
-        dW = G.reshape(self.n_features, -1)
+        m, n = group.cols.size, self._n_sums(group, held_out=False)
+        held = None
+        if group.v_cols is not None:
+            v_m = group.v_cols.size
+            held = acc[n + v_m : n + 2 * v_m] if self.n_out == 1 else acc[n : n + v_m]
+        acc, dW = acc[:n], G.reshape(self.n_features, -1)
         if self.n_out != 1:
-            return acc[:m], dW, acc[m:]
+            return acc[:m], dW, acc[m:], held
         acc = acc.reshape(4, m)
         if group.c is not None:
-            return group.c * (0.5 * acc[1] + acc[3]), dW, acc[0]
-        return acc[1], dW, acc[0]
+            return group.c * (0.5 * acc[1] + acc[3]), dW, acc[0], held
+        return acc[1], dW, acc[0], held
 
     def _sparse_pass(self, W, b):
-        """Loss and gradient sums: ``X @ W`` and ``X.T @ R`` over all rows."""
+        """Loss and gradient sums: ``X @ W`` and ``X.T @ R`` over all rows;
+        the held-out loss from ``X @ W`` before it becomes ``R``."""
         R = np.ascontiguousarray(self.X @ W)
         work = np.empty((_BLOCK_ROWS, R.shape[1]), dtype=self.dtype)
         loss = np.zeros(self.n_models)
+        held = None if self._held is None else np.zeros(self.n_models)
         for first in range(0, R.shape[0], _BLOCK_ROWS):
             rows = slice(first, first + _BLOCK_ROWS)
-            loss += self._per_sample(R[rows], b, rows, work[: R[rows].shape[0]])
-        return loss, np.asarray(self.X.T @ R), R.sum(axis=0)
+            Z = R[rows]
+            Z += b
+            if held is not None:
+                held += self._sparse_held_out(Z, rows)
+            loss += self._per_sample(Z, rows, work[: Z.shape[0]])
+        return loss, np.asarray(self.X.T @ R), R.sum(axis=0), held
 
-    def _per_sample(self, Z, b, rows, work):
-        """Weighted loss of ``rows`` per model; ``Z`` becomes ``s * dL/dZ``."""
-        Z += b
+    def _sparse_held_out(self, Z, rows):
+        """Held-out loss per model of the block ``Z = X[rows] @ W + b``.
+
+        Only its held-out entries are read (``1/k`` of them for k folds).
+        Binary ``L = |z|/2 + log(1 + exp(-|z|)) + (1/2 - y) z``; multinomial
+        ``logsumexp(z) - z_y`` after subtracting the max; float64.
+        """
+        r, cols, v = self._held
+        lo, hi = np.searchsorted(r, [rows.start, rows.stop])
+        i, cols, v = r[lo:hi], cols[lo:hi], v[lo:hi]
+        if self.n_out == 1:
+            z = Z[i - rows.start, cols].astype(np.float64)
+            a = np.abs(z)
+            L = 0.5 * a + np.log1p(np.exp(-a)) + self._half_minus_y[i] * z
+        else:
+            z = Z.reshape(Z.shape[0], -1, self.n_out)[i - rows.start, cols]
+            z = z.astype(np.float64)
+            z_max = z.max(axis=1)
+            z_y = z[np.arange(z.shape[0]), self.y[i]] - z_max
+            L = np.log(np.exp(z - z_max[:, None]).sum(axis=1)) - z_y
+        return np.bincount(cols, weights=v * L, minlength=self.n_models)
+
+    def _per_sample(self, Z, rows, work):
+        """Weighted loss of ``rows`` per model; ``Z = X @ W + b`` becomes
+        ``s * dL/dZ``."""
         if self.n_out == 1:
             return self._binary_block(Z, rows, work)
         z = Z.reshape(Z.shape[0], -1, self.n_out)

@@ -54,6 +54,10 @@ class BatchedObjective:
     n_threads : int, default=1
         OpenMP threads sharing the row blocks of dense X, each calling BLAS:
         give BLAS one thread then (threadpoolctl).
+    held_out : ndarray of shape (n_samples, n_models), default=None
+        Column ``j``: model ``j``'s held-out weights divided by their sum,
+        zero on the rows it is not evaluated on; X's dtype. Then
+        :meth:`value_grad_held_out` gives each model's held-out cost too.
     """
 
     def __init__(
@@ -70,9 +74,10 @@ class BatchedObjective:
         scale=None,
         grad_scale=None,
         n_threads=1,
+        held_out=None,
     ):
         self._pass = BatchedPass(
-            X, y, weights, n_classes=n_classes, n_threads=n_threads
+            X, y, weights, n_classes=n_classes, n_threads=n_threads, held_out=held_out
         )
         self.dtype = X.dtype
         self.n_features = X.shape[1]
@@ -170,7 +175,12 @@ class BatchedObjective:
         return out
 
     def value_grad(self, theta):
-        """``J`` per model and the gradient of its smooth part.
+        """``J`` per model and the gradient of its smooth part (see
+        :meth:`value_grad_held_out`)."""
+        return self.value_grad_held_out(theta)[:2]
+
+    def value_grad_held_out(self, theta):
+        """``J`` per model, the gradient of its smooth part, the held-out cost.
 
         Every model's weighted loss and sums ``X.T @ R``, ``sum R`` at
         ``(w, b)`` come from one pass over X (``BatchedPass.loss_grad``);
@@ -182,11 +192,14 @@ class BatchedObjective:
         J : ndarray of shape (n_models,), float64
         grad : ndarray of shape (n_dof, n_models, n_out)
             ``(dw, db)`` for every model, in X's dtype.
+        held_out : ndarray of shape (n_models,), float64, or None
+            The weighted mean loss (no penalty) of each model's held-out
+            rows, from the same pass over X; None without ``held_out``.
         """
         d, n_models = self.n_features, theta.shape[1]
         w, b = self.to_original(theta)
         W, b = np.ascontiguousarray(w).reshape(d, -1), b.reshape(-1)
-        loss, dw, db = self._pass.loss_grad(W, b)
+        loss, dw, db, held_out = self._pass.loss_grad(W, b)
         J = loss + self._penalty(w)
         dw = dw.reshape(d, n_models, self.n_out)
         dw += self._l2[:, None] * w
@@ -194,7 +207,7 @@ class BatchedObjective:
         if self.scale is not None:  # chain rule through w = w'/scale, b = ...
             dw = (dw - self._mean * db) * self._grad_scale
         grad = [dw, db] if self.fit_intercept else [dw]
-        return J, np.concatenate(grad).astype(self.dtype, copy=False)
+        return J, np.concatenate(grad).astype(self.dtype, copy=False), held_out
 
     def prox(self, theta, step):
         """Soft-threshold every model's weights by ``step_j * l1_j``."""

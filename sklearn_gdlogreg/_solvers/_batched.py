@@ -14,7 +14,8 @@ the batch (the objective is cut down to the others: ``subset``).
 Per model this is exactly :func:`._descent.gradient_descent` with a fixed
 step (the lecture's update), so each column's iterates, cost history and
 iteration count are those of ``GDLogisticRegression`` fitted on that model's
-rows alone, up to floating-point summation order.
+rows alone, up to floating-point summation order. When the objective records
+held-out costs, each model's is kept at the same iterates as ``J``.
 """
 
 import numpy as np
@@ -33,7 +34,7 @@ class _Active:
         self.theta = theta
         self.step = np.asarray(step, dtype=np.float64)
         self.step_b = self.step.astype(theta.dtype)[:, None]
-        self.J, self.dtheta = objective.value_grad(theta)
+        self.J, self.dtheta, self.J0_held_out = objective.value_grad_held_out(theta)
         # J has risen (divergence) when above this: J0 plus rounding.
         self.J_limit = rise_limits(self.J, rise_rtol(theta.dtype))
         self.best_J, self.best_theta = self.J.copy(), theta.copy()
@@ -73,7 +74,8 @@ def batched_gradient_descent(objective, theta0, *, step, max_iter, tol):
     Returns
     -------
     SolverResult
-        Per model (see :class:`._result.SolverResult`).
+        Per model (see :class:`._result.SolverResult`); ``held_out_history``
+        where the objective records held-out costs.
     """
     n_models = theta0.shape[1]
     out = SolverResult(
@@ -87,6 +89,10 @@ def batched_gradient_descent(objective, theta0, *, step, max_iter, tol):
     state = _Active(objective, theta0, step)
     histories = np.full((max_iter + 1, n_models), np.nan)
     histories[0] = state.J
+    # The held-out costs, where the objective records them.
+    held_out = None if state.J0_held_out is None else histories.copy()
+    if held_out is not None:
+        held_out[0] = state.J0_held_out
     k = 0
     while k < max_iter and state.cols.size:
         done = state.objective.gradient_norms(state.theta, state.dtheta) <= tol
@@ -98,9 +104,11 @@ def batched_gradient_descent(objective, theta0, *, step, max_iter, tol):
         theta_new = state.objective.prox(
             lecture_update(state.theta, state.dtheta, state.step_b), state.step
         )
-        J, dtheta = state.objective.value_grad(theta_new)
+        J, dtheta, J_held_out = state.objective.value_grad_held_out(theta_new)
         k += 1
         histories[k, state.cols] = J
+        if held_out is not None:
+            held_out[k, state.cols] = J_held_out
         state.theta, state.J, state.dtheta = theta_new, J, dtheta
         rose = ~(J <= state.J_limit)  # NaN included
         better = ~rose & (J < state.best_J)
@@ -111,6 +119,10 @@ def batched_gradient_descent(objective, theta0, *, step, max_iter, tol):
             _finish(out, state, rose, state.best_theta, k)
     _finish(out, state, np.ones(state.cols.size, dtype=bool), state.theta, k)
     out.cost_history = [histories[: n + 1, j].copy() for j, n in enumerate(out.n_iter)]
+    if held_out is not None:
+        out.held_out_history = [
+            held_out[: n + 1, j].copy() for j, n in enumerate(out.n_iter)
+        ]
     return out
 
 

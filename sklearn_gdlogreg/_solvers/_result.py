@@ -29,6 +29,10 @@ class SolverResult:
         Whether a fixed step made ``J`` rise above its starting value.
     step : float
         The step size finally used (``alpha_``).
+    held_out_history : list of ndarray or None
+        Batched CV only, when asked: each model's held-out cost at the
+        iterates of ``cost_history`` (see
+        :meth:`.._objective._batched.BatchedObjective.value_grad_held_out`).
     """
 
     theta: np.ndarray
@@ -37,3 +41,4 @@ class SolverResult:
     converged: bool
     diverged: bool
     step: float
+    held_out_history: list = None
