@@ -16,6 +16,10 @@ Two paths give the same scores:
   the batched path does not cover (``solver="nesterov"``, a fold missing a
   class, a fold with zero total weight).
 
+When asked (``record_validation``), the batched path also records each
+model's held-out cost at every iterate (``validation_histories``), in the
+same passes over X as its training; the sequential path leaves those None.
+
 Either returns a *result* dict (see :func:`empty_result`), which
 :mod:`._cv_results` turns into GridSearchCV's ``cv_results_`` and warnings.
 A diverged model is scored on its lowest-cost iterate (what
@@ -35,7 +39,7 @@ from sklearn.model_selection import ParameterGrid
 from sklearn.preprocessing import LabelEncoder
 
 from ._cv_results import score
-from ._inputs._checks import check_penalty, sample_weights
+from ._inputs._checks import check_penalty, class_weights, sample_weights, weighted
 from ._inputs._start import start_point
 from ._numerics import single_threaded_blas
 from ._numerics._threads import effective_n_threads
@@ -61,7 +65,8 @@ class SearchSettings:
     ``accuracy_scoring`` says that the scorer computes the accuracy of
     ``predict``: the batched path then scores all models at once.
     ``error_score`` is GridSearchCV's: the score of a fit or scorer that
-    raises, or ``"raise"``.
+    raises, or ``"raise"``. ``record_validation``: the batched path records
+    the held-out costs (``validation_histories``).
     """
 
     make_estimator: Callable
@@ -78,6 +83,7 @@ class SearchSettings:
     score_weight: object = None
     accuracy_scoring: bool = False
     error_score: object = np.nan
+    record_validation: bool = False
 
 
 def candidate_grid(alphas, Cs, C):
@@ -139,6 +145,8 @@ def empty_result(n_cand, n_splits):
     """The result of a search before any fit: NaN scores, no histories.
 
     ``fit_errors[i][k]`` is the traceback of a fit that raised, else None.
+    ``validation_histories[i][k]``: the held-out cost at the iterates of
+    ``histories[i][k]`` (batched path only; else None).
     """
     return {
         "scores": np.full((n_cand, n_splits), np.nan),
@@ -147,6 +155,7 @@ def empty_result(n_cand, n_splits):
         "score_time": np.zeros((n_cand, n_splits)),
         "diverged": np.zeros((n_cand, n_splits), dtype=bool),
         "histories": [[None] * n_splits for _ in range(n_cand)],
+        "validation_histories": [[None] * n_splits for _ in range(n_cand)],
         "n_unconverged": 0,
     }
 
@@ -180,12 +189,16 @@ def batched_search(X, y, sample_weight, candidates, folds, scorer, settings):
         check_penalty(min(p.get("C", settings.C) for p in candidates), S.min())
     except ValueError:
         return None
+    v_folds = None
+    if settings.record_validation:
+        v_folds = held_out_weights(y, y_enc, classes, sw, folds, settings.class_weight)
     n_threads = _n_threads(X, len(candidates) * len(folds))
     with single_threaded_blas():
         start = time.perf_counter()
         objective, step = _batched_objective(
-            X, y_enc, classes.size, s_folds / S, S, candidates, settings, n_threads
-        )
+            X, y_enc, classes.size, s_folds / S, S, candidates, settings, n_threads,
+            v_folds,
+        )  # fmt: skip
         res = _run_batched(objective, step, settings)
         out = empty_result(len(candidates), len(folds))
         out["fit_time"][:] = (time.perf_counter() - start) / step.size
@@ -193,6 +206,8 @@ def batched_search(X, y, sample_weight, candidates, folds, scorer, settings):
         out["diverged"][:] = res.diverged.reshape(len(candidates), len(folds))
         for j, history in enumerate(res.cost_history):
             out["histories"][j // len(folds)][j % len(folds)] = history
+        for j, history in enumerate(res.held_out_history or ()):
+            out["validation_histories"][j // len(folds)][j % len(folds)] = history
         w_all, b_all = objective.to_original(res.theta)
         if settings.accuracy_scoring:
             _batched_accuracy(out, X, y, classes, w_all, b_all, folds, settings)
@@ -231,8 +246,14 @@ def _batched_accuracy(out, X, y, classes, w_all, b_all, folds, settings):
         out["score_time"][:, k] = (time.perf_counter() - start) / len(b)
 
 
-def _batched_objective(X, y_enc, n_classes, s_norm, S, candidates, settings, n_threads):
-    """The BatchedObjective of all models, and their learning rates."""
+def _batched_objective(
+    X, y_enc, n_classes, s_norm, S, candidates, settings, n_threads, v_norm=None
+):
+    """The BatchedObjective of all models, and their learning rates.
+
+    ``v_norm`` (n_samples, n_splits): each split's normalised held-out
+    weights, or None (no held-out costs).
+    """
     n_splits = S.size
     split_of = np.tile(np.arange(n_splits), len(candidates))
     C = np.repeat([p.get("C", settings.C) for p in candidates], n_splits)
@@ -245,6 +266,8 @@ def _batched_objective(X, y_enc, n_classes, s_norm, S, candidates, settings, n_t
         fit_intercept=settings.fit_intercept,
         n_threads=n_threads,
     )
+    if v_norm is not None:
+        problem["held_out"] = np.ascontiguousarray(v_norm.astype(X.dtype)[:, split_of])
     if settings.preconditioner == "diagonal":
         problem["mean"], problem["scale"], problem["grad_scale"] = (
             diagonal_preconditioner(
@@ -303,6 +326,26 @@ def fold_weights(y, y_enc, classes, sw, train, class_weight):
         C=np.inf,  # each candidate's C: checked by the caller
     )  # fmt: skip
     return s
+
+
+def held_out_weights(y, y_enc, classes, sw, folds, class_weight):
+    """Each split's held-out weights, normalised: shape (n_samples, n_splits).
+
+    Column ``k``: on split ``k``'s test rows, the sample weight times the
+    class weight of the fold's fit (``"balanced"``: from its training rows,
+    as :func:`fold_weights`), divided by their sum; 0 elsewhere. A column
+    whose sum is 0 or not finite is NaN (no held-out cost).
+    """
+    v = np.zeros((sw.size, len(folds)))
+    for k, (train, test) in enumerate(folds):
+        v[test, k] = sw[test]
+        if class_weight is not None:
+            cw = class_weights(
+                class_weight, classes=classes, y=y[train], sample_weight=sw[train]
+            )
+            v[test, k] = weighted(sw[test], cw, y_enc[test])
+    with np.errstate(invalid="ignore", over="ignore"):
+        return v / v.sum(axis=0)
 
 
 def initial_coef(d, k, dtype, n_models, *, init, random_state, fit_intercept):

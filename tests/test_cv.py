@@ -540,3 +540,132 @@ def test_dense_pass_matches_sparse_pass(n_classes, dtype, layout, rows, monkeypa
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(J, J_ref, rtol=rtol)
     np.testing.assert_allclose(grad, grad_ref, rtol=rtol, atol=rtol * 1e-2)
+
+
+# ----------------------------------------------- held-out cost histories
+def _lecture_fold(X, y, sw, train, test, *, alpha, C, n_iter, balanced):
+    """The oracle of ``validation_cost_histories_``, plain NumPy, one fold.
+
+    The lecture's update on the fold's training rows (weighted mean
+    cross-entropy plus ``||w||^2 / (2 C S)``, from zeros, step ``alpha``),
+    and at each iterate the weighted mean cross-entropy of the test rows
+    (sample weight times the fold's class weights). Returns both histories.
+    """
+    classes = np.unique(y)
+    Y = (y[:, None] == classes).astype(float)
+    cw = np.ones(classes.size)
+    if balanced:  # compute_class_weight("balanced") on the training rows
+        counts = Y[train].T @ sw[train]
+        cw = counts.sum() / (classes.size * counts)
+    s, v = sw[train] * cw[y[train]], sw[test] * cw[y[test]]
+    S = s.sum()
+    K = 1 if classes.size == 2 else classes.size
+    w, b = np.zeros((X.shape[1], K)), np.zeros(K)
+
+    def loss(rows, weights):  # weighted mean cross-entropy at (w, b)
+        Z = X[rows] @ w + b
+        if K == 1:
+            L = np.logaddexp(0, Z[:, 0]) - Y[rows, 1] * Z[:, 0]
+        else:
+            L = np.logaddexp.reduce(Z, axis=1) - np.sum(Y[rows] * Z, axis=1)
+        return weights @ L / weights.sum(), Z
+
+    J, held_out = [], []
+    for step in range(n_iter + 1):
+        L_train, Z = loss(train, s)
+        J.append(L_train + np.sum(w * w) / (2 * C * S))
+        held_out.append(loss(test, v)[0])
+        if step == n_iter:
+            break
+        if K == 1:
+            R = 1 / (1 + np.exp(-Z)) - Y[train, 1:]
+        else:
+            P = np.exp(Z - Z.max(axis=1, keepdims=True))
+            R = P / P.sum(axis=1, keepdims=True) - Y[train]
+        R *= (s / S)[:, None]
+        w, b = w - alpha * (X[train].T @ R + w / (C * S)), b - alpha * R.sum(axis=0)
+    return np.array(J), np.array(held_out)
+
+
+def _held_out_data(n_classes):
+    X, y = make_classification(
+        120, 5, n_informative=3, n_redundant=0, n_classes=n_classes,
+        weights=[0.6] + [0.4 / (n_classes - 1)] * (n_classes - 1), random_state=1,
+    )  # fmt: skip
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.mark.parametrize("layout", ["whole", "grouped", "grouped_threads", "csr"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_validation_cost_histories_match_the_lecture(
+    n_classes, weighted, layout, monkeypatch
+):
+    X, y = _held_out_data(n_classes)
+    sw = np.random.RandomState(0).uniform(0.2, 3.0, size=y.size) if weighted else None
+    if layout == "csr":
+        X_in = sp.csr_matrix(X)
+    else:
+        X_in = X
+        _set_layout(monkeypatch, layout)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)  # test rows scattered
+    search = GDLogisticRegressionCV(
+        alphas=[0.5],
+        C=0.7,
+        cv=cv,
+        max_iter=6,
+        tol=0,
+        class_weight="balanced" if weighted else None,
+        refit=False,
+        record_validation_cost=True,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X_in, y, sample_weight=sw)
+    for k, (train, test) in enumerate(cv.split(X, y)):
+        J, held_out = _lecture_fold(
+            X, y, np.ones(y.size) if sw is None else sw, train, test,
+            alpha=0.5, C=0.7, n_iter=6, balanced=weighted,
+        )  # fmt: skip
+        # rtol 1e-10: the same float64 arithmetic, summed in another order
+        # (blocks, BLAS, threads), ~1e-15 per operation over 6 updates.
+        np.testing.assert_allclose(search.cost_histories_[0][k], J, rtol=1e-10)
+        history = search.validation_cost_histories_[0][k]
+        assert history.dtype == np.float64
+        np.testing.assert_allclose(history, held_out, rtol=1e-10)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_validation_cost_histories_csr_equals_dense(n_classes):
+    X, y = _held_out_data(n_classes)
+    params = dict(alphas=[0.1, 1.0, 30.0], Cs=[0.1, 10.0], cv=4, tol=1e-3)
+    params.update(max_iter=50, refit=False, record_validation_cost=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = GDLogisticRegressionCV(**params).fit(X, y)
+        sparse = GDLogisticRegressionCV(**params).fit(sp.csr_matrix(X), y)
+    for i, k in np.ndindex(6, 4):
+        J, held_out = (
+            dense.cost_histories_[i][k],
+            dense.validation_cost_histories_[i][k],
+        )
+        # Same length as cost_histories_, whether the model converged, ran
+        # out of iterations or diverged (alpha 30: stopped early).
+        assert held_out.shape == J.shape
+        np.testing.assert_allclose(
+            sparse.validation_cost_histories_[i][k], held_out, rtol=1e-10
+        )
+
+
+def test_validation_cost_histories_are_none_unless_batched_and_asked():
+    X, y = _held_out_data(2)
+    params = dict(alphas=[0.5], cv=3, max_iter=5, tol=0, refit=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sequential = GDLogisticRegressionCV(
+            solver="nesterov", record_validation_cost=True, **params
+        ).fit(X, y)
+        not_asked = GDLogisticRegressionCV(**params).fit(X, y)
+    for search in (sequential, not_asked):
+        assert len(search.cost_histories_[0]) == 3
+        assert search.validation_cost_histories_ == [[None] * 3]
