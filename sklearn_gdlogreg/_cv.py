@@ -133,7 +133,8 @@ class GDLogisticRegressionCV(LoadsOlderModels, LinearClassifierMixin, BaseEstima
         Record each model's held-out cost at every iterate
         (``validation_cost_histories_``), in the same passes over X as its
         training. Off by default: it adds a product and a loss per held-out
-        entry, 15% to 90% to the search's time (``benchmarks/README_cv.md``).
+        entry, about 10% to 100% to the search's time
+        (``benchmarks/README_cv.md``).
 
     Attributes
     ----------
