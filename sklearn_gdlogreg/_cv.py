@@ -171,7 +171,7 @@ class GDLogisticRegressionCV(LoadsOlderModels, LinearClassifierMixin, BaseEstima
         training part of split ``k``, at the start and after every update.
 
     validation_cost_histories_ : list of list of ndarray or None
-        With ``record_validation_cost=True``,
+        Only with ``record_validation_cost=True``:
         ``validation_cost_histories_[i][k]`` is the held-out cost of setting
         ``i`` on split ``k`` at the same iterates as
         ``cost_histories_[i][k]`` (same length), float64: the weighted mean
@@ -180,8 +180,7 @@ class GDLogisticRegressionCV(LoadsOlderModels, LinearClassifierMixin, BaseEstima
         (``"balanced"``: computed on its training rows). Computed in the
         same passes over X as the training. None where the models were
         fitted one by one (``solver="nesterov"``, or a training fold
-        missing a class), and everywhere without ``record_validation_cost``;
-        NaN when the test weights sum to zero.
+        missing a class); NaN when the test weights sum to zero.
 
     n_splits_ : int
         Number of cross-validation splits.
@@ -357,7 +356,11 @@ class GDLogisticRegressionCV(LoadsOlderModels, LinearClassifierMixin, BaseEstima
 
         self.n_splits_ = len(folds)
         self.cost_histories_ = result["histories"]
-        self.validation_cost_histories_ = result["validation_histories"]
+        # Set only when asked for (as GDLogisticRegression's held-out curve):
+        # a refit without it removes it.
+        self.__dict__.pop("validation_cost_histories_", None)
+        if self.record_validation_cost:
+            self.validation_cost_histories_ = result["validation_histories"]
         self.cv_results_ = format_results(candidates, result)
         self._select(candidates)
         if self.refit:
