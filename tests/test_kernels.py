@@ -2,7 +2,8 @@
 
 One pass (:class:`FusedPass`) for every mode (binary, multinomial, weighted
 Gram product), every layout (dense C and F order, CSR, CSC), float64 and
-float32, uniform and random weights, with and without Nesterov's
+float32, uniform, random and held-out (equal but for zeros) weights, with
+and without Nesterov's
 extrapolated point, on one thread and split over two row ranges. The oracle
 is written here from the math: ``logaddexp``/``logsumexp`` for the loss,
 ``X.T @ (s * (p - y))`` for the gradient, in float64.
@@ -41,6 +42,9 @@ def make_data(fmt, dtype, n_out, weights, seed=0):
     X = X.astype(dtype)
     y = rng.integers(0, max(n_out, 2), size=n)
     s = rng.uniform(0.5, 2.0, size=n) if weights == "random" else np.ones(n)
+    if weights == "held_out":  # equal but for zeros, the first row's too
+        s[rng.random(n) < 0.25] = 0.0
+        s[:3] = 0.0
     s = (s / s.sum()).astype(dtype)
     W = (rng.normal(size=(d, n_out)) * 0.5).astype(dtype)
     W_prev = (rng.normal(size=(d, n_out)) * 0.5).astype(dtype)
@@ -71,7 +75,7 @@ def oracle(mode, X, y, s, W, b, Z_y):
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
-@pytest.mark.parametrize("weights", ["uniform", "random"])
+@pytest.mark.parametrize("weights", ["uniform", "random", "held_out"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("fmt", ["dense", "dense_f", "csr", "csc"])
 @pytest.mark.parametrize(
@@ -94,6 +98,8 @@ def test_fused_pass_matches_numpy(
     X, y, s, W, W_prev, b = make_data(fmt, dtype, n_out, weights)
     labels = None if mode == "weighted" else y
     pass_ = FusedPass(X, n_out, mode, labels, s)
+    # Rows held out by early stopping (weight zero) keep the folded logs.
+    assert pass_.uniform == (weights != "random")
     assert len(pass_._R) == (1 if fmt == "csc" else n_threads)
     Z = np.empty((X.shape[0] if pass_.keeps_raw else 0, n_out), dtype)
     Z_prev = np.asarray(X @ W_prev + b, dtype=dtype)

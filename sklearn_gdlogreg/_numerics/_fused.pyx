@@ -154,11 +154,23 @@ cdef inline void _fold(LogFold* f, double factor) noexcept nogil:
         f.count = 0
 
 
+cdef inline double _common_weight(
+    const floating[:] s, Py_ssize_t lo, Py_ssize_t hi
+) noexcept nogil:
+    """The weight every sample of ``lo:hi`` with a nonzero one has, when
+    ``uniform``: the first nonzero (a zero one is a row held out)."""
+    cdef Py_ssize_t i
+    for i in range(lo, hi):
+        if s[i] != 0:
+            return s[i]
+    return 0.0
+
+
 cdef inline void _totals(
     Sums* acc, double s0, bint uniform, bint at_y, double* out
 ) noexcept nogil:
     """``out[0:2] += (value, value_y)``, the deferred logs added (``s0``: the
-    common weight when ``uniform``)."""
+    common weight when ``uniform``, see :func:`_common_weight`)."""
     cdef double value = acc.value, value_y = acc.value_y
     if uniform:
         value += s0 * (acc.f.log_sum + log(acc.f.product))
@@ -194,12 +206,13 @@ cdef inline void _binary_loss(
 ) noexcept nogil:
     """Add ``s * L(z, y)`` (``e = exp(-|z|)``) to ``value``; with uniform
     weights its ``s * log(1 + e)`` part goes into ``f`` as the factor
-    ``1 + e`` instead."""
+    ``1 + e`` instead (none for a sample of weight zero: a held-out row)."""
     cdef floating zero = 0, one = 1
     # log(1 + e^z) - y z = max(z, 0) + log(1 + e^-|z|) - y z
     value[0] += <double>(si * ((z if z > zero else zero) - yi * z))
     if uniform:
-        _fold(f, <double>(one + e))
+        if si != zero:
+            _fold(f, <double>(one + e))
     else:
         value[0] += <double>(si * _log1p(e))
 
@@ -402,7 +415,7 @@ cdef void _dense_range(
                         acc_f = acc_f + R[i - t0, k] * X[i, j]
                     Gt[k, j] = Gt[k, j] + acc_f
             t0 = t1
-    _totals(&acc, s[lo] if hi > lo else 0.0, uniform, at_y, out)
+    _totals(&acc, _common_weight(s, lo, hi), uniform, at_y, out)
 
 
 cdef void _zero_slots(
@@ -474,8 +487,8 @@ def dense_pass(
     s : ndarray of shape (m,)
         Normalised sample weights (any stride, 0 included).
     uniform : bool
-        Whether all of ``s`` are equal (the loss sum then takes one log per
-        512 samples).
+        Whether all nonzero ``s`` are equal (the loss sum then takes one log
+        per 512 samples; a zero one is a row held out).
     Z : ndarray of shape (m, K)
         Output: ``X @ Wt.T + b``.
     Z_prev : ndarray of shape (m, K)
@@ -591,7 +604,7 @@ cdef void _csr_binary_range(
                 g[indices[p]] += ri * data[p]
         t0 = t1
     db[0] += r_sum
-    _totals(&sums, s[lo] if hi > lo else 0.0, uniform, at_y, out)
+    _totals(&sums, _common_weight(s, lo, hi), uniform, at_y, out)
 
 
 cdef void _csr_range(
@@ -637,7 +650,7 @@ cdef void _csr_range(
             rk = r[k]
             for p in range(p0, p1):
                 Gt[k, indices[p]] += rk * data[p]
-    _totals(&sums, s[lo] if hi > lo else 0.0, uniform, at_y, out)
+    _totals(&sums, _common_weight(s, lo, hi), uniform, at_y, out)
 
 
 def csr_pass(
@@ -732,7 +745,7 @@ def sample_pass(
                 mode, &Z[i, 0], &Z_prev[i, 0], beta_f, at_y, y01, yk, i, s[i],
                 uniform, &R[i, 0], &db[0], &acc, K,
             )
-        _totals(&acc, s[0] if m > 0 else 0.0, uniform, at_y, out)
+        _totals(&acc, _common_weight(s, 0, m), uniform, at_y, out)
     return out[0], out[1]
 
 

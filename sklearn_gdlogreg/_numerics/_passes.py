@@ -238,6 +238,12 @@ def _labels(mode, y):
     return empty01, emptyk
 
 
+def _equal_nonzero(s):
+    """Whether every nonzero weight of ``s`` is the same (True when none is)."""
+    nonzero = s[s != 0]
+    return bool(nonzero.size == 0 or np.all(nonzero == nonzero[0]))
+
+
 class FusedPass:
     """One pass over X: raw predictions, loss, residual and ``X.T @ R``.
 
@@ -286,9 +292,10 @@ class FusedPass:
         self.s = s = np.asarray(s, dtype=X.dtype)
         # Which kernel runs: tested once here, not per pass.
         self.format = X.format if sp.issparse(X) else "dense"
-        # Equal weights (no sample_weight): one log per chunk of samples.
-        # A zero-stride view of one weight is equal without a look.
-        self.uniform = bool(n == 0 or s.strides[0] == 0 or np.all(s == s[0]))
+        # Equal weights (no sample_weight), but for zeros (rows held out by
+        # early stopping): one log per chunk of samples. A zero-stride view of
+        # one weight is equal without a look.
+        self.uniform = s.strides[0] == 0 or _equal_nonzero(s)
         self.n_threads = n_threads
         threads = 1 if self.format == "csc" else _slots(n)
         if n_threads is not None:
