@@ -1,7 +1,9 @@
 """The cost of record_validation_cost: base vs new (off, on), interleaved.
 
-Usage: ``python benchmarks/bench_cv_validation.py BASE_TREE NEW_TREE [N]``,
-each tree a checkout with its compiled kernels. One worker process per side
+Usage: ``python benchmarks/bench_cv_validation.py [--base TREE] [--repeats N]
+[--quick]``: this checkout with recording off and on, against ``TREE``
+(another checkout with its compiled kernels; default: this one, its
+recording off). One worker process per side
 times ``GDLogisticRegressionCV(refit=False).fit`` (5 stratified folds,
 ``tol=0``, fixed iterations); the sides run in rotating order, round by
 round, so that load from elsewhere hits them alike; the first round is a
@@ -9,7 +11,9 @@ warm-up. Prints the medians of N rounds as a markdown table
 (``README_cv.md``, "Held-out cost histories").
 """
 
+import argparse
 import os
+import pathlib
 import subprocess
 import sys
 import time
@@ -46,20 +50,26 @@ def worker():
     cases = _cases()
     print("ready", flush=True)
     for line in sys.stdin:
-        name, *record = line.split()
+        name, max_iter, *record = line.split()
         X, y, alphas = cases[name]
         kw = {"record_validation_cost": True} if record else {}
         est = GDLogisticRegressionCV(
-            alphas=alphas, cv=cv, max_iter=200 if name == CASES[0] else 100,
-            tol=0, refit=False, **kw,
-        )  # fmt: skip
+            alphas=alphas, cv=cv, max_iter=int(max_iter), tol=0, refit=False, **kw
+        )
         start = time.perf_counter()
         est.fit(X, y)
         print(time.perf_counter() - start, flush=True)
 
 
-def main(base, new, n):
-    trees = {"base": base, "off": new, "on": new}
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", help="checkout to compare with (default: this)")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="5 updates, 1 round")
+    args = parser.parse_args()
+    new = str(pathlib.Path(__file__).resolve().parents[1])
+    n = 1 if args.quick else args.repeats
+    trees = {"base": args.base or new, "off": new, "on": new}
     procs = {
         side: subprocess.Popen(
             [sys.executable, __file__, "--worker"],
@@ -78,10 +88,12 @@ def main(base, new, n):
     print("|---|---|---|---|---|---|")
     orders = [["base", "off", "on"], ["on", "off", "base"], ["off", "base", "on"]]
     for name in CASES:
+        max_iter = 5 if args.quick else 200 if name == CASES[0] else 100
         times = {side: [] for side in procs}
         for r in range(n + 1):
             for side in orders[r % 3]:
-                procs[side].stdin.write(name + (" record\n" if side == "on" else "\n"))
+                record = " record" if side == "on" else ""
+                procs[side].stdin.write(f"{name} {max_iter}{record}\n")
                 procs[side].stdin.flush()
                 t = float(procs[side].stdout.readline())
                 if r:  # round 0: warm-up
@@ -93,10 +105,13 @@ def main(base, new, n):
             flush=True,
         )
     print(os.popen("uptime").read().strip())
+    for p in procs.values():
+        p.stdin.close()
+        p.wait()
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--worker"]:
         worker()
     else:
-        main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 7)
+        main()
