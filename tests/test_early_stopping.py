@@ -291,3 +291,30 @@ def test_partial_fit_after_an_early_stopped_fit_drops_its_held_out_curve():
     est.partial_fit(X[:100], y[:100])
     assert not hasattr(est, "validation_cost_history_")
     assert len(est.cost_history_) == est.n_iter_ == 1
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_the_held_out_rows_are_not_copied_out_of_x(fmt):
+    # A copy of the held-out 10% of X would be 10% of X's bytes; what the
+    # fit allocates beyond X (n-vectors, among them about ten transient ones
+    # in StratifiedShuffleSplit; d-vectors) is a few percent of it for 400
+    # features.
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20_000, 400))
+    y = (X[:, 0] + rng.standard_normal(20_000) > 0).astype(int)
+    if fmt == "csr":
+        X[rng.random(X.shape) < 0.5] = 0.0
+        X = sp.csr_matrix(X)
+    size = X.nbytes if fmt == "dense" else X.data.nbytes + X.indices.nbytes
+    est = GDLogisticRegression(alpha=0.1, early_stopping=True, max_iter=3)
+    est.fit(X, y)  # warm: imports and caches outside the measurement
+    tracemalloc.start()
+    try:
+        est.fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.05 * size, f"peak {peak} bytes, X {size} bytes"
