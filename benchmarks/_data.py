@@ -64,16 +64,23 @@ def load(name, quick=False, n_redundant=2):
     raise ValueError(f"unknown data set {name!r}; choose from {NAMES}")
 
 
-def parse_args(description, default_repeats=7):
-    """``--quick`` (small data, 2 repeats) and ``--repeats``."""
+def parse_args(description, default_repeats=7, quick_repeats=2, add_arguments=None):
+    """``--quick`` (small data, ``quick_repeats`` repeats) and ``--repeats``.
+
+    ``add_arguments(parser)``, if given, adds a script's own options.
+    """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
-        "--quick", action="store_true", help="small data, 2 repeats (CI smoke run)"
+        "--quick",
+        action="store_true",
+        help=f"small data, {quick_repeats} repeat(s) (CI smoke run)",
     )
     parser.add_argument("--repeats", type=int, default=None)
+    if add_arguments is not None:
+        add_arguments(parser)
     args = parser.parse_args()
     if args.repeats is None:
-        args.repeats = 2 if args.quick else default_repeats
+        args.repeats = quick_repeats if args.quick else default_repeats
     return args
 
 
@@ -162,6 +169,35 @@ def machine():
         f"SciPy {scipy.__version__}, scikit-learn {sklearn.__version__}; "
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
+
+
+def objective(X, y, w, b, C=1.0):
+    """J of the top-level README.md (uniform weights, L2, y in {0, 1}), float64.
+
+    ``J(w, b) = mean log-loss + ||w||^2 / (2 C n)``, the intercept ``b`` not
+    penalised: scikit-learn's ``LogisticRegression(C=C)``.
+    """
+    w = np.asarray(w, dtype=np.float64).ravel()
+    z = X @ w + float(b)
+    return float(np.mean(np.logaddexp(0.0, z) - y * z)) + 0.5 / (C * len(y)) * w @ w
+
+
+def cost(X, y, est, C=1.0):
+    """:func:`objective` at a fitted binary estimator's ``coef_``, ``intercept_``."""
+    return objective(X, y, est.coef_, np.ravel(est.intercept_)[0], C)
+
+
+def j_star(X, y):
+    """J* (the minimum of ``cost``) from newton-cholesky run to tol 1e-10.
+
+    Newton-cholesky forms the dense ``n_features x n_features`` Hessian:
+    use it only where that fits (``bench_peers.py`` picks another reference
+    for D3's 20,000 features).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    ref = LogisticRegression(solver="newton-cholesky", tol=1e-10, max_iter=1000)
+    return cost(X, y, ref.fit(X, y))
 
 
 def table(header, rows):

@@ -31,7 +31,16 @@ import time
 import warnings
 
 import numpy as np
-from _data import interleaved_times, load, machine, median_time, parse_args, table
+from _data import (
+    cost,
+    interleaved_times,
+    j_star,
+    load,
+    machine,
+    median_time,
+    parse_args,
+    table,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 
@@ -39,13 +48,6 @@ from sklearn_gdlogreg import GDLogisticRegression
 
 GAP = 1e-6
 DATASETS = ("D1", "D2", "D4")
-
-
-def cost(X, y, est, C=1.0):
-    """J of the top-level README.md (uniform weights, L2), float64."""
-    w = np.asarray(est.coef_, dtype=np.float64).ravel()
-    z = X @ w + float(np.ravel(est.intercept_)[0])
-    return float(np.mean(np.logaddexp(0.0, z) - y * z)) + 0.5 / (C * len(y)) * w @ w
 
 
 def methods(n_samples, one_over_L=None):
@@ -123,12 +125,6 @@ def budget_to_gap(X, y, J_star, factory, budgets, time_cap, max_iter):
         if spent > time_cap:
             break
     return None, best, elapsed
-
-
-def j_star(X, y):
-    """J* (the minimum of ``cost``) from newton-cholesky run to tol 1e-10."""
-    ref = LogisticRegression(solver="newton-cholesky", tol=1e-10, max_iter=1000)
-    return cost(X, y, ref.fit(X, y))
 
 
 def collinearity_ablation(quick, time_cap, max_iter):
