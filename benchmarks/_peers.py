@@ -29,14 +29,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_gdlogreg import GDLogisticRegression
+from sklearn_gdlogreg._objective._coordinates import cholesky_applies
 
 C = 1.0
 # Newton and IRLS solvers form a dense n_features x n_features Hessian (D3's
 # 20,000 features: 3.2 GB a copy): skipped above this many features.
 NEWTON_MAX_FEATURES = 5_000
-# Cholesky preconditioner of ours: dense X, at most this many features
-# (sklearn_gdlogreg/_objective/_coordinates.py, MAX_FEATURES).
-CHOLESKY_MAX_FEATURES = 2_000
 
 
 def _threads():
@@ -102,7 +100,8 @@ def _ours_default(X, y, tol):
 
 
 def _best_is_cholesky(X):
-    return not sp.issparse(X) and X.shape[1] <= CHOLESKY_MAX_FEATURES
+    # The package's own test: dense X, L2, at most 2,000 features.
+    return cholesky_applies(X, 0.0)
 
 
 def _ours_best(X, y, tol):

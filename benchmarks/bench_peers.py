@@ -115,7 +115,7 @@ def reference(X, y):
         return cost(X, y, quietly(ref.fit, X, y), C), "newton-cholesky (tol=1e-10)"
     candidates = {
         "lbfgs (tol=1e-12)": LogisticRegression(
-            C=C, solver="lbfgs", tol=1e-12, max_iter=10_000
+            C=C, solver="lbfgs", tol=1e-12, max_iter=2_000
         ),
         "ours nesterov (tol=1e-12)": GDLogisticRegression(
             C=C, solver="nesterov", tol=1e-12, max_iter=20_000
