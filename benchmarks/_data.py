@@ -11,6 +11,8 @@ the benchmark scripts run in seconds in CI.
 """
 
 import argparse
+import contextlib
+import multiprocessing
 import os
 import platform
 import statistics
@@ -62,6 +64,28 @@ def load(name, quick=False, n_redundant=2):
         X, y = _d1(quick)
         return X * np.logspace(-2, 2, X.shape[1]), y
     raise ValueError(f"unknown data set {name!r}; choose from {NAMES}")
+
+
+def _spin(stop):
+    while not stop.is_set():
+        pass
+
+
+@contextlib.contextmanager
+def busy_cores(n):
+    """Keep ``n`` cores busy with other processes (pure spinning) meanwhile:
+    fits beside other work, as in a shared machine or ``n_jobs`` searches."""
+    stop = multiprocessing.Event()
+    spinners = [multiprocessing.Process(target=_spin, args=(stop,)) for _ in range(n)]
+    for p in spinners:
+        p.start()
+    time.sleep(0.5 if n else 0.0)  # running before the first timed fit
+    try:
+        yield
+    finally:
+        stop.set()
+        for p in spinners:
+            p.join()
 
 
 def parse_args(description, default_repeats=7, quick_repeats=2, add_arguments=None):

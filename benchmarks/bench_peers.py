@@ -47,6 +47,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from _data import (
+    busy_cores,
     cost,
     interleaved_times,
     load,
@@ -78,6 +79,13 @@ def add_arguments(parser):
         type=float,
         default=0.0,
         help="seconds of pause before each timed fit (default none: see README)",
+    )
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep N cores busy with other processes while timing",
     )
     parser.add_argument(
         "--readme",
@@ -264,8 +272,11 @@ def main():
         sizes = ["quick"]
     else:
         sizes = ["full", "tenth"] if args.size == "both" else [args.size]
+    if args.busy:
+        sections.append(f"{args.busy} core(s) kept busy by other processes.")
     for size in sizes:
-        sections.append(run_size(size, args))
+        with busy_cores(args.busy):
+            sections.append(run_size(size, args))
         print("\n" + sections[-1], flush=True)
     if args.readme:
         write_readme("\n\n".join(sections))

@@ -176,3 +176,49 @@ def test_pass_gives_the_same_bits_on_any_number_of_threads(fmt, monkeypatch):
         assert other[:2] == results[0][:2]
         np.testing.assert_array_equal(other[2], results[0][2])
         np.testing.assert_array_equal(other[3], results[0][3])
+
+
+class _Clock:
+    """A fake ``time`` module whose clock the test advances."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def perf_counter(self):
+        return self.now
+
+
+def test_thread_choice_keeps_the_faster_count_and_rechecks(monkeypatch):
+    # Cycles on 2 threads take 3 ms, on one 1 ms (as where other processes
+    # hold the cores): after two trials each, one thread is kept, and two
+    # are tried again once every _THREAD_RECHECK seconds.
+    clock = _Clock()
+    monkeypatch.setattr(_passes, "time", clock)
+    cycle = _passes.ThreadChoice(2).cycle()
+
+    def run(n, cost, pause=0.0):  # n passes, each cycle cost[count] long
+        counts = []
+        for _ in range(n):
+            clock.now += pause
+            counts.append(cycle.start())
+            clock.now += cost[counts[-1]]
+        return counts
+
+    loaded = {2: 0.003, 1: 0.001}
+    assert run(4, loaded) == [2, 1, 2, 1]  # the trials
+    assert run(36, loaded) == [1] * 36  # 36 ms: no recheck yet
+    clock.now += _passes._THREAD_RECHECK
+    assert run(3, loaded) == [2, 1, 1]  # one recheck
+    # The load goes: 2 threads are faster again, and kept after a check.
+    quiet = {2: 0.0005, 1: 0.001}
+    # (Passes a third of the recheck interval apart: every third one checks.)
+    counts = run(12, quiet, pause=_passes._THREAD_RECHECK / 3)
+    assert counts[-6:].count(2) == 4  # 2 kept, 1 checked every third pass
+    assert _passes.ThreadChoice(1).cycle().start() == 1
+
+
+def test_passes_of_a_size_share_their_choice():
+    a = _passes.thread_choice(2, 1_100_000)
+    assert _passes.thread_choice(2, 1_900_000) is a  # the same power of two
+    assert _passes.thread_choice(2, 3_000_000) is not a
+    assert _passes.thread_choice(1, 1_100_000) is not a

@@ -14,6 +14,7 @@ finish, into buffers allocated once.
 """
 
 import contextlib
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,6 +37,11 @@ _CHUNK_ROWS = 1024
 # The chunks' partial gradients take at most this fraction of X's memory
 # (else fewer chunks): D3's gradient is 0.6% of X per chunk.
 _CHUNK_MEMORY = 1 / 64
+# A pass that may use several threads first runs this many times on them and
+# as many on one, alternately; then on the faster, the other tried again once
+# every this many seconds (load from elsewhere comes and goes).
+_THREAD_TRIALS = 2
+_THREAD_RECHECK = 0.25
 # Problems with fewer entries than this run without touching BLAS's threads.
 _LARGE = 1 << 16
 # OpenBLAS threads a level-1 call (a dot product, an axpy) on vectors longer
@@ -225,6 +231,104 @@ def single_threaded_blas():
     return BLAS_LIMIT
 
 
+class ThreadChoice:
+    """How many threads passes of one size run on: all they may, or one.
+
+    A pass on every core ends when its slowest thread does, and its threads
+    then spin for a while, ready for the next pass. Where other processes
+    hold the cores, a thread waits for a scheduler time slice (milliseconds)
+    and the spinning ones take the core the fit's own Python code needs
+    between passes: a fit then takes several times as long (D1 with two
+    cores kept busy: 3.4x its time on one thread), while on one thread it
+    neither waits nor spins. Rather than guess the machine's load, the
+    passes measure their cycle, from a pass's start to the next pass's start
+    (the pass and the work between passes, which spinning slows). The first
+    cycles alternate between the counts, ``_THREAD_TRIALS`` each; then the
+    faster count is kept (by the fastest of its last three cycles), the
+    other tried again every ``_THREAD_RECHECK`` seconds. One choice serves
+    every pass over data of about the same size (:func:`thread_choice`), so
+    that a fit starts from what the fits before it learnt. A pass's result
+    does not depend on its number of threads (its chunks are fixed), so
+    neither does the fit's.
+
+    Parameters
+    ----------
+    threads : int
+        The most threads the passes may use.
+
+    Examples
+    --------
+    >>> choice = ThreadChoice(2)
+    >>> cycle = choice.cycle()
+    >>> [cycle.start() for _ in range(2)]  # the trials alternate
+    [2, 1]
+    """
+
+    def __init__(self, threads):
+        self.counts = (threads, 1) if threads > 1 else (1,)
+        self._times = {count: [] for count in self.counts}
+        self._best = threads
+        self._cycles = 0
+        self._checked = 0.0  # when the count not kept last ran
+
+    def cycle(self):
+        """The cycle timer of one pass object (its passes follow each other)."""
+        return _Cycle(self)
+
+    def _next(self, now):
+        if len(self.counts) == 1:
+            return 1
+        if self._cycles < _THREAD_TRIALS * 2:
+            self._checked = now  # the trials count as a check
+            return self.counts[self._cycles % 2]
+        if now - self._checked > _THREAD_RECHECK:
+            self._checked = now
+            return self.counts[1 - self.counts.index(self._best)]
+        return self._best
+
+    def _record(self, count, seconds):
+        self._cycles += 1
+        times = self._times[count]
+        times.append(seconds)
+        del times[:-3]
+        if all(self._times.values()):
+            self._best = min(self.counts, key=lambda c: min(self._times[c]))
+
+
+class _Cycle:
+    """One pass object's cycles, reported to its :class:`ThreadChoice`."""
+
+    def __init__(self, choice):
+        self._choice = choice
+        self._last = None  # (count, start) of the pass last started
+
+    def start(self):
+        """The count of a pass that starts now (ending the last one's cycle)."""
+        now = time.perf_counter()
+        if self._last is not None:
+            self._choice._record(self._last[0], now - self._last[1])
+        count = self._choice._next(now)
+        self._last = (count, now)
+        return count
+
+    def ran(self, count):
+        """The pass ran on ``count`` threads (fewer than chosen: a limit)."""
+        if self._last is not None and count != self._last[0]:
+            self._last = None  # not a cycle of either count
+
+
+_CHOICES = {}
+
+
+def thread_choice(threads, nbytes):
+    """The :class:`ThreadChoice` of passes on ``threads`` over ``nbytes`` of X
+    (one per power of two)."""
+    key = (threads, int(nbytes).bit_length())
+    if key not in _CHOICES:
+        _CHOICES[key] = ThreadChoice(threads)
+    return _CHOICES[key]
+
+
 def _labels(mode, y):
     """``(y01, yk)``: the kernels' binary (uint8) and class-index (intp)
     labels, one of them empty. No copy when ``y`` already has that dtype."""
@@ -305,6 +409,7 @@ class FusedPass:
         # 0 receives the totals).
         rows = n if self.format == "csc" else _fused.TILE
         self._R = np.empty((threads, rows, n_out), X.dtype)
+        self._cycle = thread_choice(threads, _nbytes(X)).cycle()
         slot_bytes = n_out * _padded_length(d, X.dtype) * X.dtype.itemsize
         chunks = _n_chunks(n, threads, slot_bytes, _nbytes(X))
         self._Gt = _padded((chunks, n_out, d), X.dtype)
@@ -387,7 +492,11 @@ class FusedPass:
         # CSR binary reads W (d, 1) or (d, 2); the others W.T (K, d).
         Wt = np.ascontiguousarray(W if self._csr_binary else W.T)
         b = np.ascontiguousarray(b, dtype=dtype).reshape(self.n_out)
-        n_threads = self.n_threads or _n_threads()
+        if self.n_threads is None and self.format != "csc":
+            # OpenMP's limit read now: threadpool_limits may have lowered it.
+            n_threads = min(self._cycle.start(), _n_threads())
+        else:
+            n_threads = self.n_threads or _n_threads()
         labels = (self.y01, self.yk, self.s, self.uniform)
         out = (self._R, self._Gt, self._db, self._sums)
         if self.format == "dense":
@@ -425,6 +534,8 @@ class FusedPass:
                 self.mode, Z, Z_prev, float(beta), *labels, R, db
             )
             self._Gt[0, :, :d] = (self.X.T @ R).T
+        if self.n_threads is None and self.format != "csc":
+            self._cycle.ran(n_threads)
         return value, value_y, self._Gt[0, :, :d].T, self._db[0]
 
 
