@@ -222,3 +222,5 @@ def test_passes_of_a_size_share_their_choice():
     assert _passes.thread_choice(2, 1_900_000) is a  # the same power of two
     assert _passes.thread_choice(2, 3_000_000) is not a
     assert _passes.thread_choice(1, 1_100_000) is not a
+    # The step bound's passes and the solver's do different work around them.
+    assert _passes.thread_choice(2, 1_100_000, (0, 1)) is not a

@@ -246,8 +246,9 @@ class ThreadChoice:
     cycles alternate between the counts, ``_THREAD_TRIALS`` each; then the
     faster count is kept (by the fastest of its last three cycles), the
     other tried again every ``_THREAD_RECHECK`` seconds. One choice serves
-    every pass over data of about the same size (:func:`thread_choice`), so
-    that a fit starts from what the fits before it learnt. A pass's result
+    every pass of one kind over data of about the same size
+    (:func:`thread_choice`), so that a fit starts from what the fits before
+    it learnt. A pass's result
     does not depend on its number of threads (its chunks are fixed), so
     neither does the fit's.
 
@@ -304,6 +305,8 @@ class _Cycle:
 
     def start(self):
         """The count of a pass that starts now (ending the last one's cycle)."""
+        if len(self._choice.counts) == 1:
+            return 1  # nothing to choose: no clock
         now = time.perf_counter()
         if self._last is not None:
             self._choice._record(self._last[0], now - self._last[1])
@@ -320,10 +323,10 @@ class _Cycle:
 _CHOICES = {}
 
 
-def thread_choice(threads, nbytes):
-    """The :class:`ThreadChoice` of passes on ``threads`` over ``nbytes`` of X
-    (one per power of two)."""
-    key = (threads, int(nbytes).bit_length())
+def thread_choice(threads, nbytes, kind=None):
+    """The :class:`ThreadChoice` of passes of one ``kind`` on ``threads`` over
+    ``nbytes`` of X (one per power of two): passes whose cycles compare."""
+    key = (threads, int(nbytes).bit_length(), kind)
     if key not in _CHOICES:
         _CHOICES[key] = ThreadChoice(threads)
     return _CHOICES[key]
@@ -409,7 +412,10 @@ class FusedPass:
         # 0 receives the totals).
         rows = n if self.format == "csc" else _fused.TILE
         self._R = np.empty((threads, rows, n_out), X.dtype)
-        self._cycle = thread_choice(threads, _nbytes(X)).cycle()
+        # Passes of a kind (mode, columns) compare: the step bound's passes
+        # and the solver's do different work around them.
+        kind = (self.mode, n_out)
+        self._cycle = thread_choice(threads, _nbytes(X), kind).cycle()
         slot_bytes = n_out * _padded_length(d, X.dtype) * X.dtype.itemsize
         chunks = _n_chunks(n, threads, slot_bytes, _nbytes(X))
         self._Gt = _padded((chunks, n_out, d), X.dtype)
