@@ -277,8 +277,6 @@ class ThreadChoice:
         return _Cycle(self)
 
     def _next(self, now):
-        if len(self.counts) == 1:
-            return 1
         if self._cycles < _THREAD_TRIALS * 2:
             self._checked = now  # the trials count as a check
             return self.counts[self._cycles % 2]
@@ -412,10 +410,13 @@ class FusedPass:
         # 0 receives the totals).
         rows = n if self.format == "csc" else _fused.TILE
         self._R = np.empty((threads, rows, n_out), X.dtype)
+        # The thread count chosen by timing, unless the caller fixed it.
         # Passes of a kind (mode, columns) compare: the step bound's passes
         # and the solver's do different work around them.
-        kind = (self.mode, n_out)
-        self._cycle = thread_choice(threads, _nbytes(X), kind).cycle()
+        self._cycle = None
+        if n_threads is None:
+            kind = (self.mode, n_out)
+            self._cycle = thread_choice(threads, _nbytes(X), kind).cycle()
         slot_bytes = n_out * _padded_length(d, X.dtype) * X.dtype.itemsize
         chunks = _n_chunks(n, threads, slot_bytes, _nbytes(X))
         self._Gt = _padded((chunks, n_out, d), X.dtype)
@@ -498,11 +499,11 @@ class FusedPass:
         # CSR binary reads W (d, 1) or (d, 2); the others W.T (K, d).
         Wt = np.ascontiguousarray(W if self._csr_binary else W.T)
         b = np.ascontiguousarray(b, dtype=dtype).reshape(self.n_out)
-        if self.n_threads is None and self.format != "csc":
+        if self._cycle is None:
+            n_threads = self.n_threads
+        else:
             # OpenMP's limit read now: threadpool_limits may have lowered it.
             n_threads = min(self._cycle.start(), _n_threads())
-        else:
-            n_threads = self.n_threads or _n_threads()
         labels = (self.y01, self.yk, self.s, self.uniform)
         out = (self._R, self._Gt, self._db, self._sums)
         if self.format == "dense":
@@ -540,7 +541,7 @@ class FusedPass:
                 self.mode, Z, Z_prev, float(beta), *labels, R, db
             )
             self._Gt[0, :, :d] = (self.X.T @ R).T
-        if self.n_threads is None and self.format != "csc":
+        if self._cycle is not None:
             self._cycle.ran(n_threads)
         return value, value_y, self._Gt[0, :, :d].T, self._db[0]
 
